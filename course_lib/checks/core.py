@@ -1,0 +1,216 @@
+"""The check engine: run the student's function and the reference on fresh random inputs.
+
+On a mismatch the engine runs each known *mistake* (a deliberately wrong
+implementation of the same function) on the same inputs; if the student's output
+matches one, the student gets that mistake's message. Otherwise it tries two
+generic diagnoses (a flipped sign, a constant factor such as mean vs sum) before
+a plain "wrong values" report. Nothing the student passes in -- ``None``, a
+function that raises, a wrong return type -- escapes as a traceback from inside
+the checker: every outcome is a ``CheckResult`` with guidance.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import torch
+
+__all__ = ["Mistake", "CheckResult", "check_function", "values_match"]
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A known wrong answer: ``implementation`` reproduces it, ``message`` explains it."""
+
+    name: str
+    implementation: Callable
+    message: str
+
+
+@dataclass
+class CheckResult:
+    passed: bool
+    message: str
+    name: str = "check"
+    diagnosis: str | None = None  # "correct", a Mistake's name, or a generic diagnosis
+    details: dict = field(default_factory=dict)
+
+    def __bool__(self):
+        return self.passed
+
+    def __str__(self):
+        mark = "✅" if self.passed else "❌"
+        return f"{mark} {self.name}: {self.message}"
+
+    def _repr_pretty_(self, printer, cycle):
+        printer.text(str(self))
+
+
+def _clone(value):
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone().requires_grad_(value.requires_grad)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_clone(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _clone(v) for k, v in value.items()}
+    try:
+        return copy.deepcopy(value)
+    except Exception:
+        return value
+
+
+def values_match(a, b, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
+    """Same structure and (close) values: tensors, numbers, sequences, dicts."""
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)) or a.shape != b.shape:
+            return False
+        return bool(torch.allclose(a.detach().double(), b.detach().double(), rtol=rtol, atol=atol, equal_nan=False))
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return math.isclose(a, b, rel_tol=rtol, abs_tol=atol)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(values_match(x, y, rtol, atol) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(values_match(a[k], b[k], rtol, atol) for k in a)
+    return a == b
+
+
+def _describe(value) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
+    return f"{type(value).__name__} {value!r}"[:120]
+
+
+def _structure_problem(got, expected) -> str | None:
+    """A shape/type/dtype difference, explained, or None if the structures agree."""
+    if got is None and expected is not None:
+        return "your function returned None. Did you forget the `return` statement?"
+    if isinstance(expected, torch.Tensor):
+        if not isinstance(got, torch.Tensor):
+            return f"expected a torch.Tensor, got {_describe(got)}."
+        if got.shape != expected.shape:
+            hint = ""
+            if got.numel() == 1 and expected.numel() == 1:
+                hint = " (a scalar either way: check for an extra or missing dimension)"
+            elif expected.ndim == 0 and got.ndim > 0:
+                hint = " -- the result should be reduced to a single number (sum or mean over the batch?)."
+            elif got.ndim == 0 and expected.ndim > 0:
+                hint = " -- you reduced too much: keep one value per example."
+            return f"wrong shape: expected {tuple(expected.shape)}, got {tuple(got.shape)}{hint}"
+        if got.dtype != expected.dtype and not (got.is_floating_point() and expected.is_floating_point()):
+            return f"wrong dtype: expected {expected.dtype}, got {got.dtype}."
+        return None
+    if isinstance(expected, bool):
+        return None if isinstance(got, bool) else f"expected True or False, got {_describe(got)}."
+    if isinstance(expected, int) and not isinstance(got, (int,)) and not (isinstance(got, float) and got.is_integer()):
+        return f"expected an integer, got {_describe(got)}. Sizes are whole numbers: use // for the division."
+    if isinstance(expected, (int, float)) and not isinstance(got, (int, float)):
+        if isinstance(got, torch.Tensor) and got.numel() == 1:
+            return None
+        return f"expected a number, got {_describe(got)}."
+    if isinstance(expected, (tuple, list)):
+        if not isinstance(got, (tuple, list)):
+            return f"expected a {type(expected).__name__} of {len(expected)} items, got {_describe(got)}."
+        if len(got) != len(expected):
+            return f"expected {len(expected)} items, got {len(got)}."
+        for i, (g, e) in enumerate(zip(got, expected)):
+            problem = _structure_problem(g, e)
+            if problem:
+                return f"item {i}: {problem}"
+    return None
+
+
+def _as_float_tensor(value):
+    if isinstance(value, torch.Tensor):
+        return value.detach().double()
+    if isinstance(value, (int, float)):
+        return torch.tensor(float(value), dtype=torch.double)
+    return None
+
+
+def _generic_diagnosis(got, expected, rtol, atol) -> tuple[str, str] | None:
+    g, e = _as_float_tensor(got), _as_float_tensor(expected)
+    if g is None or e is None or g.shape != e.shape or not torch.isfinite(g).all():
+        return None
+    if torch.allclose(g, -e, rtol=rtol, atol=atol) and e.abs().max() > atol:
+        return "sign", "the values have the right size but the wrong sign: check the minus sign of your loss."
+    mask = e.abs() > 1e-8
+    if mask.any():
+        ratio = g[mask] / e[mask]
+        if torch.allclose(ratio, ratio.flatten()[0].expand_as(ratio), rtol=1e-4) and torch.allclose(
+                g, ratio.flatten()[0] * e, rtol=rtol, atol=atol):
+            factor = ratio.flatten()[0].item()
+            return "factor", (f"your values are {factor:.4g} times the expected ones: a constant factor -- "
+                              "check mean vs sum (over the batch or the pixels) and constant multipliers.")
+    return None
+
+
+def check_function(student: Any, reference: Callable, make_inputs: Callable[[torch.Generator], Sequence],
+                   mistakes: Sequence[Mistake] = (), *, name: str | None = None, trials: int = 3,
+                   observe: Callable | None = None, rtol: float = 1e-4, atol: float = 1e-5,
+                   seed: int = 0, success: str | None = None, print_result: bool = True) -> CheckResult:
+    """Compare ``student`` with ``reference`` on ``trials`` fresh random inputs.
+
+    make_inputs(generator) -> tuple of positional arguments (new ones each trial).
+    observe(fn, args) -> what to compare (default: ``fn(*args)``); use it to compare
+    gradients or side effects as well as return values.
+    """
+    name = name or getattr(reference, "__name__", "check")
+    observe = observe or (lambda fn, args: fn(*args))
+
+    def report(passed, message, diagnosis, **details):
+        result = CheckResult(passed, message, name, diagnosis, details)
+        if print_result:
+            print(result)
+        return result
+
+    if student is None:
+        return report(False, "got None instead of your function. Pass the function itself, "
+                             "e.g. check(my_function), not its result.", "not_a_function")
+    if not callable(student):
+        return report(False, f"expected a function, got {_describe(student)}.", "not_a_function")
+
+    generator = torch.Generator().manual_seed(seed)
+    for trial in range(trials):
+        args = tuple(make_inputs(generator))
+        expected = observe(reference, _clone(args))
+        try:
+            got = observe(student, _clone(args))
+        except NotImplementedError:
+            return report(False, "not implemented yet: replace `raise NotImplementedError()` with your code.",
+                          "not_implemented")
+        except Exception as error:  # the student's code failed: say where, not the checker's internals
+            frames = traceback.extract_tb(error.__traceback__)
+            where = next((f"line {f.lineno}" for f in reversed(frames) if "course_lib" not in f.filename), "")
+            return report(False, f"your function raised {type(error).__name__}: {error} "
+                                 f"{'(' + where + ' of your code)' if where else ''}".strip(), "raised")
+        problem = _structure_problem(got, expected)
+        if problem is None and values_match(got, expected, rtol, atol):
+            continue
+        for mistake in mistakes:
+            try:
+                mistaken = observe(mistake.implementation, _clone(args))
+            except Exception:
+                continue
+            if _structure_problem(got, mistaken) is None and values_match(got, mistaken, rtol, atol):
+                return report(False, mistake.message, mistake.name, trial=trial)
+        if problem is not None:
+            return report(False, problem, "structure", trial=trial)
+        generic = _generic_diagnosis(got, expected, rtol, atol)
+        if generic is not None:
+            return report(False, generic[1], generic[0], trial=trial)
+        return report(False, f"wrong values on random test {trial + 1}: expected {_short(expected)}, "
+                             f"got {_short(got)}.", "values", trial=trial)
+    return report(True, success or f"correct on {trials} random test cases.", "correct")
+
+
+def _short(value) -> str:
+    if isinstance(value, torch.Tensor):
+        flat = value.detach().flatten()
+        shown = ", ".join(f"{v:.4g}" for v in flat[:4].tolist())
+        return f"[{shown}{', ...' if flat.numel() > 4 else ''}]" if value.ndim else f"{value.item():.6g}"
+    return repr(value)[:80]

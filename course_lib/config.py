@@ -1,0 +1,89 @@
+"""Course-wide settings: fast mode, where files live, and every training budget.
+
+Fast mode
+---------
+``COURSE_FAST=1`` shrinks every training budget so that the whole course runs
+on two CPU cores in minutes (this is how the test suite runs the notebooks).
+Every budget is written once, below, as ``Budget(full=..., fast=...)`` so a
+reader sees both values and notebooks never hard-code their own.
+
+Where files live
+----------------
+``COURSE_HOME`` (default: ``~/.cache/pixels-from-noise``) holds downloaded data
+(``data/``) and trained models (``checkpoints/``). ``COURSE_DATA`` overrides the
+data folder alone, so a shared MNIST cache can outlive a scratch ``COURSE_HOME``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+__all__ = ["FAST", "is_fast", "Budget", "budgets", "course_home", "data_dir", "checkpoint_dir"]
+
+
+def is_fast() -> bool:
+    """True when ``COURSE_FAST`` is set to 1/true/yes (read at call time)."""
+    return os.environ.get("COURSE_FAST", "0").strip().lower() in {"1", "true", "yes", "on"}
+
+
+FAST = is_fast()
+
+
+def course_home() -> Path:
+    return Path(os.environ.get("COURSE_HOME", Path.home() / ".cache" / "pixels-from-noise")).expanduser()
+
+
+def data_dir() -> Path:
+    path = Path(os.environ.get("COURSE_DATA", course_home() / "data")).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def checkpoint_dir() -> Path:
+    path = course_home() / "checkpoints"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass(frozen=True)
+class Budget:
+    """One training budget: the value for a full run and the value in fast mode."""
+
+    full: int | float
+    fast: int | float
+
+    @property
+    def value(self):
+        return self.fast if is_fast() else self.full
+
+
+# Every notebook's budgets, in one place. Keys are the notebooks' short names.
+# Full-mode values are the ones the notebooks' promised quality was measured with.
+BUDGETS: dict[str, dict[str, Budget]] = {
+    "cnn": {  # notebooks/01_cnn_building_blocks.ipynb
+        "steps": Budget(full=1500, fast=200),  # optimizer steps (an epoch of bundled digits is 63)
+        "batch_size": Budget(full=64, fast=64),
+        "lr": Budget(full=1e-3, fast=1e-3),
+    },
+}
+
+
+def budgets(name: str, verbose: bool = True) -> SimpleNamespace:
+    """The budgets of notebook ``name`` resolved for the current mode.
+
+    >>> b = budgets("cnn")      # prints a small table
+    >>> b.epochs                # 12 in full mode, 2 with COURSE_FAST=1
+    """
+    if name not in BUDGETS:
+        raise ValueError(f"unknown budget set {name!r}; valid choices: {sorted(BUDGETS)}")
+    table = BUDGETS[name]
+    fast = is_fast()
+    if verbose:
+        mode = "FAST (COURSE_FAST=1)" if fast else "FULL"
+        print(f"Budgets for '{name}' in {mode} mode:")
+        width = max(len(k) for k in table)
+        for key, b in table.items():
+            print(f"  {key:<{width}} = {b.value!s:<8} (full: {b.full}, fast: {b.fast})")
+    return SimpleNamespace(**{k: b.value for k, b in table.items()})

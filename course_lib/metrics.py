@@ -1,0 +1,217 @@
+"""Every number the course reports about images, in one module.
+
+* The *evaluation network*: the digit classifier of notebook 01, loaded from its
+  checkpoint (or trained on the spot with a notice if it is missing).
+* Digit sample quality: confidence, class histogram, classifier-feature FID and
+  KID (torchmetrics with our own feature extractor: Inception features mean
+  nothing on MNIST), always next to a real-vs-real floor.
+* Enhancement quality: PSNR and SSIM through torchmetrics.
+* Memorization: distance of each sample to its nearest training image.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .checkpoints import load_checkpoint, save_checkpoint
+from .cnn import DigitClassifier
+from .config import budgets, checkpoint_dir, is_fast
+from .validate import check_images, check_positive_int
+
+__all__ = ["evaluation_network_path", "save_evaluation_network", "evaluation_network", "digit_predictions",
+           "class_histogram", "ClassifierFeatures", "classifier_fid", "classifier_kid", "real_floor", "psnr", "ssim",
+           "nearest_neighbour_distances", "memorization_score", "FIDReport"]
+
+
+# --------------------------------------------------------------------------- evaluation network
+def evaluation_network_path():
+    """Fast and full runs keep separate files, so a fast run never replaces a good network."""
+    return checkpoint_dir() / ("evaluation_cnn_fast.pt" if is_fast() else "evaluation_cnn.pt")
+
+
+def save_evaluation_network(model: DigitClassifier, val_accuracy: float, source: str):
+    return save_checkpoint(evaluation_network_path(), models=model, config=model.config,
+                           extra={"val_accuracy": float(val_accuracy), "mnist_source": source})
+
+
+def evaluation_network(train_if_missing: bool = True, verbose: bool = True) -> DigitClassifier:
+    """The course's digit classifier in eval mode, frozen."""
+    path = evaluation_network_path()
+    if not path.exists():
+        if not train_if_missing:
+            raise FileNotFoundError(f"no evaluation network at {path}; run notebooks/01_cnn_building_blocks.ipynb")
+        print(f"[metrics] no evaluation network at {path}: training one now (notebook 01's recipe)...")
+        _train_evaluation_network()
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    model = DigitClassifier(**checkpoint["config"])
+    load_checkpoint(path, models=model)
+    if verbose:
+        extra = checkpoint["extra"]
+        print(f"[metrics] evaluation network: {path.name}, validation accuracy {extra['val_accuracy']:.2%} "
+              f"({extra['mnist_source']} digits)")
+    model.eval().requires_grad_(False)
+    return model
+
+
+def _train_evaluation_network():
+    from .cnn import accuracy, classification_loss
+    from .data import load_mnist, mnist_source
+    from .training import fit, seed_everything
+
+    budget = budgets("cnn", verbose=False)
+    seed_everything(0)
+    model = DigitClassifier()
+    optimizer = torch.optim.Adam(model.parameters(), lr=budget.lr)
+    fit(model, load_mnist("train"), classification_loss, optimizer=optimizer, steps=budget.steps,
+        batch_size=budget.batch_size, desc="evaluation network")
+    save_evaluation_network(model, accuracy(model, load_mnist("val")), mnist_source())
+
+
+@torch.no_grad()
+def _batched(model: nn.Module, images: torch.Tensor, fn, batch_size: int = 1000) -> torch.Tensor:
+    device = next(model.parameters()).device
+    return torch.cat([fn(images[i:i + batch_size].to(device)).cpu() for i in range(0, len(images), batch_size)])
+
+
+def digit_predictions(images: torch.Tensor, network: DigitClassifier | None = None):
+    """(predicted class, confidence = max softmax probability) for digits in [0, 1]."""
+    check_images(images, value_range=(0, 1), channels=(1,), size=(28, 28), name="digits")
+    network = network or evaluation_network(verbose=False)
+    probabilities = _batched(network, images, lambda x: network(x).softmax(1))
+    confidence, predicted = probabilities.max(1)
+    return predicted, confidence
+
+
+def class_histogram(images: torch.Tensor, network: DigitClassifier | None = None) -> torch.Tensor:
+    """Fraction of samples the evaluation network puts in each of the 10 classes."""
+    predicted, _ = digit_predictions(images, network)
+    return torch.bincount(predicted, minlength=10).float() / len(predicted)
+
+
+# --------------------------------------------------------------------------- FID / KID
+class ClassifierFeatures(nn.Module):
+    """Adapter: the evaluation network's penultimate features, as torchmetrics expects.
+
+    torchmetrics probes a custom extractor with a random uint8 image, so uint8
+    input is rescaled to [0, 1] here; float input must already be in [0, 1].
+    """
+
+    def __init__(self, network: DigitClassifier):
+        super().__init__()
+        self.network = network
+        self.num_features = network.config["feature_dim"]
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if images.dtype == torch.uint8:
+            images = images.float() / 255.0
+        return self.network.features(images)
+
+
+@dataclass
+class FIDReport:
+    fid: float
+    floor: float
+
+    def __str__(self):
+        return f"classifier FID {self.fid:.2f} (real-vs-real floor {self.floor:.2f})"
+
+
+def _update(metric, images, real: bool, batch_size=1000):
+    for i in range(0, len(images), batch_size):
+        metric.update(images[i:i + batch_size], real=real)
+
+
+@torch.no_grad()
+def classifier_fid(real: torch.Tensor, fake: torch.Tensor, network: DigitClassifier | None = None) -> float:
+    """Fréchet distance between Gaussians fitted to evaluation-network features (Eq. 3.7).
+
+    FID = |mu_r - mu_f|^2 + Tr(S_r + S_f - 2 (S_r S_f)^(1/2)). Needs more samples than
+    feature dimensions (128) on each side for a stable covariance.
+    """
+    from torchmetrics.image.fid import FrechetInceptionDistance
+
+    for name, images in (("real", real), ("fake", fake)):
+        check_images(images, value_range=(0, 1), channels=(1,), size=(28, 28), name=f"{name} digits")
+    network = network or evaluation_network(verbose=False)
+    features = ClassifierFeatures(network).eval()
+    if min(len(real), len(fake)) <= features.num_features:
+        raise ValueError(f"FID needs more than {features.num_features} images on each side "
+                         f"(got {len(real)} real, {len(fake)} fake)")
+    metric = FrechetInceptionDistance(feature=features, normalize=True, input_img_size=(1, 28, 28))
+    _update(metric, real, True)
+    _update(metric, fake, False)
+    return float(metric.compute())
+
+
+@torch.no_grad()
+def classifier_kid(real: torch.Tensor, fake: torch.Tensor, network: DigitClassifier | None = None,
+                   subset_size: int = 200, subsets: int = 50) -> tuple[float, float]:
+    """Kernel distance (unbiased MMD², cubic polynomial kernel) on the same features: (mean, std)."""
+    from torchmetrics.image.kid import KernelInceptionDistance
+
+    network = network or evaluation_network(verbose=False)
+    subset_size = min(subset_size, len(real), len(fake))
+    metric = KernelInceptionDistance(feature=ClassifierFeatures(network).eval(), subset_size=subset_size,
+                                     subsets=subsets, normalize=True)
+    _update(metric, real, True)
+    _update(metric, fake, False)
+    mean, std = metric.compute()
+    return float(mean), float(std)
+
+
+def real_floor(real: torch.Tensor, network: DigitClassifier | None = None, seed: int = 0) -> float:
+    """FID between two disjoint random halves of ``real``: what "as good as real data" scores."""
+    order = torch.randperm(len(real), generator=torch.Generator().manual_seed(seed))
+    half = len(real) // 2
+    return classifier_fid(real[order[:half]], real[order[half:2 * half]], network)
+
+
+# --------------------------------------------------------------------------- PSNR / SSIM
+def psnr(prediction: torch.Tensor, target: torch.Tensor) -> float:
+    """Peak signal-to-noise ratio in dB for images in [0, 1]: 10 log10(1 / MSE)."""
+    from torchmetrics.functional.image import peak_signal_noise_ratio
+
+    _check_pair(prediction, target)
+    return float(peak_signal_noise_ratio(prediction.clamp(0, 1), target, data_range=1.0))
+
+
+def ssim(prediction: torch.Tensor, target: torch.Tensor) -> float:
+    """Structural similarity (Gaussian window 11, sigma 1.5) for images in [0, 1]."""
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
+    _check_pair(prediction, target)
+    return float(structural_similarity_index_measure(prediction.clamp(0, 1), target, data_range=1.0))
+
+
+def _check_pair(prediction, target):
+    check_images(target, value_range=(0, 1), name="target")
+    check_images(prediction, value_range=(-0.5, 1.5), name="prediction")
+    if prediction.shape != target.shape:
+        raise ValueError(f"prediction and target must have the same shape, got {tuple(prediction.shape)} "
+                         f"and {tuple(target.shape)}")
+
+
+# --------------------------------------------------------------------------- memorization
+@torch.no_grad()
+def nearest_neighbour_distances(samples: torch.Tensor, reference: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    """Euclidean pixel distance from each sample to its nearest image in ``reference``."""
+    check_images(samples, name="samples")
+    check_images(reference, name="reference")
+    flat_reference = reference.flatten(1).float()
+    out = [torch.cdist(samples[i:i + batch_size].flatten(1).float(), flat_reference).min(1).values
+           for i in range(0, len(samples), batch_size)]
+    return torch.cat(out)
+
+
+def memorization_score(samples: torch.Tensor, train: torch.Tensor, heldout: torch.Tensor) -> float:
+    """Median nearest-training-image distance of samples / the same for held-out real images.
+
+    About 1 or above: samples are as far from the training set as unseen real digits are.
+    Well below 1: samples sit closer to training images than new data does -- copies.
+    """
+    check_positive_int(len(samples), "number of samples")
+    sample_distance = nearest_neighbour_distances(samples, train).median()
+    heldout_distance = nearest_neighbour_distances(heldout, train).median()
+    return float(sample_distance / heldout_distance)

@@ -1,0 +1,283 @@
+"""Devices and training: Lightning Fabric underneath, the loop in plain sight.
+
+* ``make_fabric()`` picks the device (CUDA, Apple MPS, CPU) and the precision
+  (bf16 mixed precision on GPUs that support it, fp16 with loss scaling on other
+  GPUs, fp32 on CPU). Multi-GPU DDP is the same call with ``devices=N``.
+* ``seed_everything()`` makes a run repeatable in one call.
+* ``environment_report()`` says what the notebook is running on.
+* ``fit()`` is the common one-optimizer loop with a ``tqdm.auto`` progress bar,
+  history, periodic samples and atomic checkpoints. GAN notebooks do not use it:
+  they write their two-optimizer loop out by hand with the same pieces
+  (``make_fabric``, ``progress``, ``History``, ``save_checkpoint``).
+"""
+from __future__ import annotations
+
+import math
+import os
+import platform
+import random
+import time
+from pathlib import Path
+from typing import Callable, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from .config import is_fast
+
+__all__ = ["make_fabric", "default_precision", "seed_everything", "environment_report", "progress",
+           "History", "TrainingDiverged", "check_finite", "fit"]
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite."""
+
+
+def default_precision(accelerator: str) -> str:
+    """bf16 mixed precision where the GPU supports it, fp16 mixed otherwise, fp32 on CPU/MPS."""
+    if accelerator == "cuda":
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    return "32-true"
+
+
+def _pick_accelerator() -> str:
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def make_fabric(accelerator: str = "auto", devices: int | str = 1, precision: str | None = None,
+                strategy: str = "auto", num_nodes: int = 1, launch: bool = True):
+    """A ready Lightning ``Fabric``: device and precision chosen for this machine.
+
+    ``COURSE_ACCELERATOR`` (cpu/cuda/mps) overrides the automatic choice. For DDP on
+    several GPUs pass ``devices=N`` (or run the script under ``fabric run``).
+    """
+    from lightning_fabric import Fabric
+
+    accelerator = os.environ.get("COURSE_ACCELERATOR", accelerator)
+    valid = ("auto", "cpu", "cuda", "gpu", "mps")
+    if accelerator not in valid:
+        raise ValueError(f"unknown accelerator {accelerator!r}; valid choices: {valid}")
+    if accelerator == "auto":
+        accelerator = _pick_accelerator()
+    precision = precision or default_precision(accelerator)
+    fabric = Fabric(accelerator=accelerator, devices=devices, precision=precision,
+                    strategy=strategy, num_nodes=num_nodes)
+    if launch:
+        fabric.launch()
+    return fabric
+
+
+def seed_everything(seed: int = 0, deterministic: bool = True) -> None:
+    """Seed Python, NumPy and PyTorch (CPU and CUDA); optionally ask for deterministic kernels."""
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+
+
+def environment_report(print_it: bool = True) -> dict:
+    """Versions, device, threads, data source and mode, as a dict (printed by default)."""
+    from . import data
+
+    accelerator = os.environ.get("COURSE_ACCELERATOR") or _pick_accelerator()
+    device = torch.cuda.get_device_name(0) if accelerator == "cuda" else accelerator
+    report = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda if torch.cuda.is_available() else "not available",
+        "device": device,
+        "precision": default_precision(accelerator),
+        "cpu threads": torch.get_num_threads(),
+        "mnist source": data.mnist_source(),
+        "mode": "FAST (COURSE_FAST=1)" if is_fast() else "FULL",
+    }
+    if print_it:
+        for key, value in report.items():
+            print(f"{key:>12}: {value}")
+    return report
+
+
+def progress(iterable=None, total=None, desc=None, **kwargs):
+    """``tqdm.auto``: a widget in JupyterLab, plain text in a terminal or CI log."""
+    from tqdm.auto import tqdm
+
+    kwargs.setdefault("mininterval", 0.5)
+    if os.environ.get("CI") or os.environ.get("COURSE_FAST") == "1":
+        kwargs.setdefault("mininterval", 5.0)
+    return tqdm(iterable, total=total, desc=desc, **kwargs)
+
+
+class History:
+    """Named series of (step, value) pairs: ``history.log(step, loss=..)``, ``history['loss']``."""
+
+    def __init__(self, data: Mapping | None = None):
+        self.data: dict[str, list[list[float]]] = {k: [list(p) for p in v] for k, v in (data or {}).items()}
+
+    def log(self, step: int, **values) -> None:
+        for name, value in values.items():
+            self.data.setdefault(name, []).append([int(step), float(value)])
+
+    def steps(self, name: str) -> list[int]:
+        return [int(s) for s, _ in self._series(name)]
+
+    def __getitem__(self, name: str) -> list[float]:
+        return [v for _, v in self._series(name)]
+
+    def _series(self, name):
+        if name not in self.data:
+            raise KeyError(f"no series {name!r} in history; it has {sorted(self.data)}")
+        return self.data[name]
+
+    def __contains__(self, name):
+        return name in self.data
+
+    def last(self, name: str) -> float:
+        return self[name][-1]
+
+    def names(self) -> list[str]:
+        return list(self.data)
+
+    def state_dict(self) -> dict:
+        return {k: [list(p) for p in v] for k, v in self.data.items()}
+
+    def __repr__(self):
+        return f"History({', '.join(f'{k}: {len(v)} points' for k, v in self.data.items())})"
+
+
+USUAL_CAUSES = ("learning rate too high; log(0) from a hand-written log (use BCEWithLogitsLoss or "
+                "clamp); images in the wrong range; fp16 overflow (try precision='32-true')")
+
+
+def check_finite(value: torch.Tensor, name: str, step: int) -> None:
+    """Raise ``TrainingDiverged`` if ``value`` holds NaN or inf, saying which loss and which step."""
+    if not torch.isfinite(value).all():
+        raise TrainingDiverged(f"the {name} became {value.detach().float().flatten()[0].item()} at step {step}. "
+                               f"Usual causes: {USUAL_CAUSES}.")
+
+
+class _EpochSampler(Sampler):
+    """A seeded permutation per epoch, starting at an offset (so a resume continues mid-epoch)."""
+
+    def __init__(self, n: int, seed: int, epoch: int, start: int):
+        self.n, self.seed, self.epoch, self.start = n, seed, epoch, start
+
+    def __iter__(self):
+        order = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 100_003 + self.epoch))
+        return iter(order[self.start:].tolist())
+
+    def __len__(self):
+        return self.n - self.start
+
+
+def _batch_size(batch) -> int:
+    first = batch[0] if isinstance(batch, (list, tuple)) else batch
+    return len(first)
+
+
+def fit(model: nn.Module, dataset: Dataset, loss_fn: Callable, *, optimizer: torch.optim.Optimizer,
+        steps: int, batch_size: int = 64, seed: int = 0, fabric=None,
+        eval_fn: Callable | None = None, eval_every: int | None = None,
+        sample_fn: Callable | None = None, sample_every: int | None = None,
+        checkpoint: str | os.PathLike | None = None, checkpoint_every: int | None = None,
+        resume: bool = False, config: Mapping | None = None, desc: str = "training",
+        num_workers: int = 0) -> History:
+    """Train ``model`` for ``steps`` optimizer steps and return its ``History``.
+
+    loss_fn(model, batch) -> loss tensor, or (loss, dict of extra numbers to log).
+    eval_fn(model) -> dict of numbers, called every ``eval_every`` steps and at the end.
+    sample_fn(model, step), called every ``sample_every`` steps (e.g. to show a grid).
+    checkpoint: path written atomically every ``checkpoint_every`` steps and at the end;
+    with ``resume=True`` training continues from it (same result as an uninterrupted run).
+
+    Ctrl-C (KeyboardInterrupt) stops training cleanly: the model and history in memory
+    are kept and returned, the last checkpoint is intact. A NaN/inf loss raises
+    ``TrainingDiverged`` naming the step; the last good checkpoint is kept.
+    """
+    for name, value in (("steps", steps), ("batch_size", batch_size)):
+        if not isinstance(value, int) or value <= 0:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if len(dataset) == 0:
+        raise ValueError("the dataset is empty: nothing to train on")
+    fabric = fabric or make_fabric()
+    history = History()
+    step = 0
+    if checkpoint is not None and resume and Path(checkpoint).exists():
+        state = load_checkpoint(checkpoint, models=model, optimizers=optimizer, restore_rng=True)
+        step, history = state["step"], History(state["history"])
+        print(f"[fit] resumed from {checkpoint} at step {step}")
+    model_f, optimizer_f = fabric.setup(model, optimizer)
+    n = len(dataset)
+    steps_per_epoch = max(1, math.ceil(n / batch_size))
+    bar = progress(total=steps, initial=step, desc=desc, unit="step")
+    images_seen, started = 0, time.perf_counter()
+
+    def save():
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, models=model, optimizers=optimizer, step=step,
+                            history=history.state_dict(), config=config)
+
+    try:
+        while step < steps:
+            epoch, offset = divmod(step, steps_per_epoch)
+            sampler = _EpochSampler(n, seed, epoch, min(offset * batch_size, n))
+            # Own generator: a DataLoader otherwise draws its base seed from the global RNG,
+            # which would make a resumed run differ from an uninterrupted one.
+            loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
+                                pin_memory=fabric.device.type == "cuda",
+                                generator=torch.Generator().manual_seed(seed + epoch))
+            for batch in loader:
+                batch = fabric.to_device(batch)
+                model_f.train()
+                out = loss_fn(model_f, batch)
+                loss, extra = (out if isinstance(out, tuple) else (out, {}))
+                check_finite(loss, "loss", step)
+                optimizer_f.zero_grad(set_to_none=True)
+                fabric.backward(loss)
+                optimizer_f.step()
+                step += 1
+                images_seen += _batch_size(batch)
+                history.log(step, loss=loss.item(), **{k: float(v) for k, v in extra.items()})
+                rate = images_seen / max(time.perf_counter() - started, 1e-9)
+                bar.set_postfix(loss=f"{loss.item():.4f}", img_s=f"{rate:.0f}", refresh=False)
+                bar.update(1)
+                if eval_fn is not None and eval_every and step % eval_every == 0 and step < steps:
+                    _evaluate(model_f, eval_fn, history, step)
+                if sample_fn is not None and sample_every and step % sample_every == 0:
+                    model_f.eval()
+                    with torch.no_grad():
+                        sample_fn(model, step)
+                if checkpoint_every and step % checkpoint_every == 0:
+                    save()
+                if step >= steps:
+                    break
+        if eval_fn is not None:
+            _evaluate(model_f, eval_fn, history, step)
+        save()
+    except KeyboardInterrupt:
+        where = f"; the last checkpoint in {checkpoint} is intact" if checkpoint else ""
+        print(f"\n[fit] interrupted at step {step}: the model and history in memory are kept{where}.")
+        history.interrupted = True
+    finally:
+        bar.close()
+        model.eval()
+    return history
+
+
+def _evaluate(model, eval_fn, history, step):
+    model.eval()
+    with torch.no_grad():
+        results = eval_fn(model)
+    history.log(step, **results)
+    model.train()

@@ -1,0 +1,64 @@
+"""Input checks shared by every public function: clear errors instead of cryptic tracebacks.
+
+Each check says what was expected and what was given, e.g.
+``ValueError: images must have values in [0, 1] (got min -0.98, max 1.00); tanh outputs in
+[-1, 1] need value_range=(-1, 1) or to_unit_range(x)``.
+"""
+from __future__ import annotations
+
+import torch
+
+__all__ = ["check_tensor", "check_images", "check_positive_int", "check_same_device"]
+
+_TOLERANCE = 1e-3
+
+
+def check_tensor(x, name: str = "input", ndim: int | tuple[int, ...] | None = None,
+                 floating: bool = False) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    dims = (ndim,) if isinstance(ndim, int) else ndim
+    if dims is not None and x.ndim not in dims:
+        raise ValueError(f"{name} must have {' or '.join(map(str, dims))} dimensions, got shape {tuple(x.shape)}")
+    if floating and not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}; "
+                        "convert uint8 images with x.float() / 255")
+    return x
+
+
+def check_images(images, value_range: tuple[float, float] = (0, 1), channels: tuple[int, ...] | None = None,
+                 name: str = "images", size: tuple[int, int] | None = None) -> torch.Tensor:
+    """A (N, C, H, W) float batch inside ``value_range`` (with a small tolerance)."""
+    check_tensor(images, name, ndim=4, floating=True)
+    if images.numel() == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(images.shape)})")
+    if channels is not None and images.shape[1] not in channels:
+        raise ValueError(f"{name} must have {' or '.join(map(str, channels))} channel(s) (N, C, H, W), "
+                         f"got shape {tuple(images.shape)}")
+    if size is not None and tuple(images.shape[-2:]) != tuple(size):
+        raise ValueError(f"{name} must be {size[0]}x{size[1]} pixels, got shape {tuple(images.shape)}")
+    low, high = value_range
+    lo, hi = images.min().item(), images.max().item()
+    if not (torch.isfinite(images).all()):
+        raise ValueError(f"{name} contain NaN or infinite values")
+    if lo < low - _TOLERANCE or hi > high + _TOLERANCE:
+        hint = ""
+        if hi > 2:
+            hint = "; 0-255 images need x / 255"
+        elif value_range == (0, 1) and lo < 0:
+            hint = "; tanh outputs in [-1, 1] need (x + 1) / 2"
+        raise ValueError(f"{name} must have values in [{low}, {high}] (got min {lo:.2f}, max {hi:.2f}){hint}")
+    return images
+
+
+def check_positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def check_same_device(*tensors: torch.Tensor, names: tuple[str, ...] | None = None) -> None:
+    devices = {t.device for t in tensors}
+    if len(devices) > 1:
+        described = ", ".join(f"{n} on {t.device}" for n, t in zip(names or [f"#{i}" for i in range(len(tensors))], tensors))
+        raise ValueError(f"tensors must be on one device, got {described}; move them with .to(device)")
