@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
-__all__ = ["FAST", "is_fast", "Budget", "budgets", "course_home", "data_dir", "checkpoint_dir"]
+__all__ = ["FAST", "is_fast", "Budget", "budgets", "course_home", "data_dir", "checkpoint_dir", "checkpoint_path"]
 
 
 def is_fast() -> bool:
@@ -47,6 +47,14 @@ def checkpoint_dir() -> Path:
     return path
 
 
+def checkpoint_path(name: str) -> Path:
+    """Where model ``name`` is saved. Fast runs use their own file (``name_fast.pt``),
+    so a quick test run never replaces a model trained in full mode."""
+    if not name or any(c in name for c in "/\\"):
+        raise ValueError(f"checkpoint name must be a plain file stem, got {name!r}")
+    return checkpoint_dir() / f"{name}{'_fast' if is_fast() else ''}.pt"
+
+
 @dataclass(frozen=True)
 class Budget:
     """One training budget: the value for a full run and the value in fast mode."""
@@ -66,6 +74,31 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "steps": Budget(full=1500, fast=200),  # optimizer steps (an epoch of bundled digits is 63)
         "batch_size": Budget(full=64, fast=64),
         "lr": Budget(full=1e-3, fast=1e-3),
+    },
+    # Each entry below belongs to one notebook; edit only your notebook's entry.
+    "gan_objective": {  # notebooks/02_gan_objective.ipynb
+        "steps": Budget(full=3000, fast=300),
+    },
+    "dcgan": {  # notebooks/03_dcgan.ipynb
+        "steps": Budget(full=3000, fast=150),
+    },
+    "vae_elbo": {  # notebooks/04_vae_elbo.ipynb
+        "steps": Budget(full=2000, fast=200),
+    },
+    "vae_latent": {  # notebooks/05_vae_latent_space.ipynb
+        "steps": Budget(full=3000, fast=200),
+    },
+    "cgan": {  # notebooks/06_conditional_gan.ipynb
+        "steps": Budget(full=3000, fast=150),
+    },
+    "pix2pix": {  # notebooks/07_pix2pix.ipynb
+        "steps": Budget(full=2000, fast=100),
+    },
+    "style": {  # notebooks/08_style_transfer.ipynb
+        "steps": Budget(full=300, fast=30),
+    },
+    "enhance": {  # notebooks/09_image_enhancement.ipynb
+        "steps": Budget(full=2000, fast=100),
     },
 }
 

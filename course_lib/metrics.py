@@ -17,7 +17,7 @@ from torch import nn
 
 from .checkpoints import load_checkpoint, save_checkpoint
 from .cnn import DigitClassifier
-from .config import budgets, checkpoint_dir, is_fast
+from .config import budgets, checkpoint_path
 from .validate import check_images, check_positive_int
 
 __all__ = ["evaluation_network_path", "save_evaluation_network", "evaluation_network", "digit_predictions",
@@ -28,7 +28,7 @@ __all__ = ["evaluation_network_path", "save_evaluation_network", "evaluation_net
 # --------------------------------------------------------------------------- evaluation network
 def evaluation_network_path():
     """Fast and full runs keep separate files, so a fast run never replaces a good network."""
-    return checkpoint_dir() / ("evaluation_cnn_fast.pt" if is_fast() else "evaluation_cnn.pt")
+    return checkpoint_path("evaluation_cnn")
 
 
 def save_evaluation_network(model: DigitClassifier, val_accuracy: float, source: str):
