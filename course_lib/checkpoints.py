@@ -5,15 +5,20 @@
   or Ctrl-C in the middle of saving leaves the previous checkpoint intact.
 * ``load_checkpoint`` uses ``torch.load(weights_only=True)``: only tensors and
   plain Python containers are accepted, never arbitrary pickled objects.
+* Every checkpoint carries a SHA-256 digest of its contents, so a file corrupted on
+  disk (a flipped byte inside the weights) is an error, not silently wrong weights.
+* A model whose parameters became NaN/inf is never saved over a good checkpoint.
 * A checkpoint carries what a resume needs: step, model and optimizer states,
   RNG states, history and the run's config.
 """
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import pickle
 import random
+import re
 import tempfile
 from pathlib import Path
 from typing import Mapping
@@ -24,7 +29,7 @@ from torch import nn
 __all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "load_state_dict_checked",
            "rng_state", "set_rng_state"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2 added the "checksum" entry; version-1 files still load (unverified)
 
 
 class CheckpointError(RuntimeError):
@@ -53,12 +58,62 @@ def set_rng_state(state: Mapping) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _as_dict(obj, what):
+def _as_dict(obj, what, kind=None):
+    """One object or a dict name -> object, as a dict; ``kind`` (a type) is checked for every value."""
     if obj is None:
         return {}
-    if isinstance(obj, Mapping):
-        return dict(obj)
-    return {what: obj}
+    items = dict(obj) if isinstance(obj, Mapping) else {what: obj}
+    if kind is not None:
+        for name, value in items.items():
+            if not isinstance(value, kind):
+                raise TypeError(f"{what} {name!r} must be a {kind.__module__.split('.')[0]}.{kind.__name__} "
+                                f"(or a dict name -> {kind.__name__}), got {type(value).__name__}")
+    return items
+
+
+def _digest(payload: Mapping) -> str:
+    """SHA-256 of everything in the checkpoint except the digest itself (tensors by their bytes)."""
+    sha = hashlib.sha256()
+
+    def visit(value, where):
+        if isinstance(value, torch.Tensor):
+            tensor = value.detach().cpu().contiguous().reshape(-1)
+            sha.update(f"{where}:{tensor.dtype}:{tuple(value.shape)}".encode())
+            sha.update(tensor.view(torch.uint8).numpy().tobytes())
+        elif isinstance(value, Mapping):
+            for key in sorted(value, key=lambda k: (type(k).__name__, repr(k))):
+                visit(value[key], f"{where}/{key!r}")
+        elif isinstance(value, (list, tuple)):
+            sha.update(f"{where}:{type(value).__name__}{len(value)}".encode())
+            for i, item in enumerate(value):
+                visit(item, f"{where}[{i}]")
+        else:
+            sha.update(f"{where}={value!r}".encode())
+
+    visit({k: v for k, v in payload.items() if k != "checksum"}, "")
+    return sha.hexdigest()
+
+
+_PLAIN = (type(None), bool, int, float, str, torch.Tensor)
+
+
+def _check_plain(value, where: str) -> None:
+    """Checkpoints hold only what ``weights_only`` loading accepts, so a save never makes an unloadable file."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _check_plain(item, f"{where}[{key!r}]")
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_plain(item, f"{where}[{i}]")
+    elif not isinstance(value, _PLAIN):
+        raise TypeError(f"{where} is a {type(value).__name__}; a checkpoint stores only numbers, strings, "
+                        "tensors and lists/dicts of them (so that loading can never run code): "
+                        "store a name or a number instead")
+
+
+def _non_finite_parameters(models: Mapping[str, nn.Module]) -> list[str]:
+    return [f"{name}.{key}" for name, module in models.items() for key, value in module.state_dict().items()
+            if value.is_floating_point() and not torch.isfinite(value).all()]
 
 
 def save_checkpoint(path, *, models, optimizers=None, step: int = 0, history: Mapping | None = None,
@@ -67,19 +122,41 @@ def save_checkpoint(path, *, models, optimizers=None, step: int = 0, history: Ma
 
     models / optimizers: one module (optimizer) or a dict name -> module (optimizer).
     history: dict of lists of numbers; config: dict of plain values.
-    Raises ``CheckpointError`` (disk full, read-only folder...) with the old file untouched.
+    Raises ``CheckpointError`` (disk full, read-only folder, NaN/inf parameters...) with the
+    old file untouched.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or pathlib.Path, got {type(path).__name__}")
     path = Path(path)
+    models = _as_dict(models, "model", nn.Module)
+    if not models:
+        raise ValueError("models is empty: pass the module to save, or a dict name -> module")
+    optimizers = _as_dict(optimizers, "optimizer", torch.optim.Optimizer)
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise ValueError(f"step must be a non-negative integer, got {step!r}")
+    for what, value in (("history", history), ("config", config), ("extra", extra)):
+        if value is not None and not isinstance(value, Mapping):
+            raise TypeError(f"{what} must be a dict (or None), got {type(value).__name__}"
+                            + ("; pass history.state_dict()" if what == "history" else ""))
+        _check_plain(value, what)
+    broken = _non_finite_parameters(models)
+    if broken:
+        raise CheckpointError(
+            f"not saving {path}: these parameters are NaN or infinite: {', '.join(broken[:5])}"
+            f"{' ...' if len(broken) > 5 else ''}. Training diverged; the previous checkpoint (if any) "
+            "is kept. Usual causes: learning rate too high, log(0), images in the wrong range."
+        )
     payload = {
         "format_version": FORMAT_VERSION,
         "step": int(step),
-        "models": {k: m.state_dict() for k, m in _as_dict(models, "model").items()},
-        "optimizers": {k: o.state_dict() for k, o in _as_dict(optimizers, "optimizer").items()},
+        "models": {k: m.state_dict() for k, m in models.items()},
+        "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
         "history": dict(history or {}),
         "config": dict(config or {}),
         "rng": rng_state(),
         "extra": dict(extra or {}),
     }
+    payload["checksum"] = _digest(payload)
     tmp_name = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -90,10 +167,10 @@ def save_checkpoint(path, *, models, optimizers=None, step: int = 0, history: Ma
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
         tmp_name = None
-    except OSError as error:
+    except (OSError, RuntimeError) as error:  # PyTorch's zip writer reports a failed write as RuntimeError
         reason = {errno.ENOSPC: "the disk is full", errno.EROFS: "the folder is read-only",
                   errno.EACCES: "permission denied", errno.EDQUOT: "the disk quota is exceeded"}.get(
-            error.errno, error.strerror or str(error))
+            getattr(error, "errno", None), getattr(error, "strerror", None) or str(error).splitlines()[0][:200])
         raise CheckpointError(
             f"could not save checkpoint to {path}: {reason}. The previous checkpoint (if any) is untouched; "
             "free some space or pass another path (COURSE_HOME sets the default folder)."
@@ -106,6 +183,10 @@ def save_checkpoint(path, *, models, optimizers=None, step: int = 0, history: Ma
 
 def load_state_dict_checked(module: nn.Module, state_dict: Mapping, name: str = "model") -> None:
     """``module.load_state_dict`` with an error that lists every mismatch at once."""
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"model {name!r} must be a torch.nn.Module, got {type(module).__name__}")
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(f"the state dict for {name!r} must be a dict of tensors, got {type(state_dict).__name__}")
     own = module.state_dict()
     missing = sorted(set(own) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(own))
@@ -132,32 +213,53 @@ def load_checkpoint(path, models=None, optimizers=None, restore_rng: bool = Fals
     Returns the checkpoint dict (step, history, config, ...). Raises ``CheckpointError``
     for a missing, truncated, corrupted, unsafe or mismatching file.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or pathlib.Path, got {type(path).__name__}")
     path = Path(path)
+    models = _as_dict(models, "model", nn.Module)
+    optimizers = _as_dict(optimizers, "optimizer", torch.optim.Optimizer)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
+        if "unsupported global" in str(error).lower():  # a class/function reference: code
+            raise CheckpointError(
+                f"refused to load {path}: it references Python code ({_referenced_global(error)}), "
+                "and unpickling it could run that code. Nothing was executed. Only load checkpoints "
+                "you trust; this loader only accepts tensors and plain containers."
+            ) from None
         raise CheckpointError(
-            f"refused to load {path}: it contains Python objects other than tensors and plain "
-            "containers, and loading those could run arbitrary code. Only load checkpoints you trust; "
-            "this loader never unpickles code."
-        ) from error
-    except (RuntimeError, EOFError, OSError, ValueError) as error:
+            f"{path} is corrupted or not a PyTorch checkpoint: the safe loader cannot read it "
+            "(nothing was executed). Delete it and train again, or restore an earlier copy."
+        ) from None
+    except Exception as error:  # truncated zip, bad bytes, empty file...: never half-load
         raise CheckpointError(
-            f"{path} is truncated or corrupted and cannot be read ({type(error).__name__}). "
+            f"{path} is truncated or corrupted and cannot be read ({type(error).__name__}: "
+            f"{str(error).splitlines()[0][:100] if str(error) else 'no details'}). "
             "Delete it and train again, or restore an earlier copy."
         ) from error
     if not isinstance(checkpoint, dict) or "models" not in checkpoint:
         raise CheckpointError(f"{path} is not a course checkpoint (expected a dict with 'models')")
-    for key, module in _as_dict(models, "model").items():
+    if "checksum" in checkpoint and checkpoint["checksum"] != _digest(checkpoint):
+        raise CheckpointError(
+            f"{path} is corrupted: its contents do not match the checksum written when it was saved "
+            "(damaged on disk or in transfer). Delete it and train again, or restore an earlier copy."
+        )
+    for key, module in models.items():
         if key not in checkpoint["models"]:
             raise CheckpointError(f"{path} has no model '{key}'; it has {sorted(checkpoint['models'])}")
         load_state_dict_checked(module, checkpoint["models"][key], key)
-    for key, optimizer in _as_dict(optimizers, "optimizer").items():
+    for key, optimizer in optimizers.items():
         if key not in checkpoint["optimizers"]:
             raise CheckpointError(f"{path} has no optimizer '{key}'; it has {sorted(checkpoint['optimizers'])}")
         optimizer.load_state_dict(checkpoint["optimizers"][key])
     if restore_rng:
         set_rng_state(checkpoint["rng"])
     return checkpoint
+
+
+def _referenced_global(error: Exception) -> str:
+    """The class/function a refused pickle names, e.g. ``builtins.exec``."""
+    found = re.search(r"GLOBAL ([\w.]+)", str(error))
+    return found.group(1) if found else "a class or function"

@@ -6,11 +6,13 @@ digits with its confidence and compute FID/KID on its features.
 """
 from __future__ import annotations
 
+import operator
+
 import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .validate import check_images
+from .validate import check_images, check_positive_int, check_tensor
 
 __all__ = ["conv_output_size", "conv_transpose_output_size", "pool_output_size", "DigitClassifier",
            "classification_loss", "accuracy"]
@@ -18,8 +20,12 @@ __all__ = ["conv_output_size", "conv_transpose_output_size", "pool_output_size",
 
 def _check_sizes(**sizes):
     for name, value in sizes.items():
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{name} must be an integer, got {value!r}")
+        try:
+            if isinstance(value, bool):
+                raise TypeError
+            value = operator.index(value)  # ints, NumPy and 0-d integer tensors
+        except TypeError:
+            raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}") from None
         if name in ("padding", "output_padding") and value < 0:
             raise ValueError(f"{name} must be >= 0, got {value}")
         if name not in ("padding", "output_padding") and value <= 0:
@@ -29,6 +35,7 @@ def _check_sizes(**sizes):
 def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
     """Eq. (1.1): out = floor((in + 2p - d(k - 1) - 1) / s) + 1."""
     _check_sizes(size=size, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation)
+    size, kernel_size, stride, padding, dilation = map(operator.index, (size, kernel_size, stride, padding, dilation))
     out = (size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
     if out <= 0:
         raise ValueError(f"a {kernel_size}x{kernel_size} kernel (dilation {dilation}) does not fit an input of "
@@ -38,7 +45,7 @@ def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int 
 
 def pool_output_size(size: int, kernel_size: int, stride: int | None = None, padding: int = 0) -> int:
     """Eq. (1.2): pooling follows the convolution formula with stride defaulting to the kernel size."""
-    return conv_output_size(size, kernel_size, stride or kernel_size, padding)
+    return conv_output_size(size, kernel_size, kernel_size if stride is None else stride, padding)
 
 
 def conv_transpose_output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0,
@@ -46,6 +53,8 @@ def conv_transpose_output_size(size: int, kernel_size: int, stride: int = 1, pad
     """Eq. (1.3): out = (in - 1)s - 2p + d(k - 1) + output_padding + 1."""
     _check_sizes(size=size, kernel_size=kernel_size, stride=stride, padding=padding,
                  output_padding=output_padding, dilation=dilation)
+    size, kernel_size, stride, padding, output_padding, dilation = map(
+        operator.index, (size, kernel_size, stride, padding, output_padding, dilation))
     if output_padding >= max(stride, dilation):
         raise ValueError(f"output_padding ({output_padding}) must be smaller than stride ({stride}) or dilation")
     out = (size - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1
@@ -77,10 +86,18 @@ class DigitClassifier(nn.Module):
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """Penultimate-layer features (N, feature_dim) of images in [0, 1]."""
+        _check_digit_batch(images)
         return self.body(images)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(images))
+        return self.head(self.features(images))
+
+
+def _check_digit_batch(images) -> None:
+    """Shape and dtype only (cheap: no values are read, so no GPU synchronisation)."""
+    check_tensor(images, "digits", ndim=4, floating=True)
+    if tuple(images.shape[1:]) != (1, 28, 28):
+        raise ValueError(f"digits must have shape (N, 1, 28, 28), got {tuple(images.shape)}")
 
 
 def random_shift(images: torch.Tensor, max_shift: int = 2) -> torch.Tensor:
@@ -93,7 +110,15 @@ def random_shift(images: torch.Tensor, max_shift: int = 2) -> torch.Tensor:
 
 def classification_loss(model: nn.Module, batch, augment: bool = True) -> torch.Tensor:
     """Cross-entropy of the logits against the labels (Eq. 1.5), on shifted digits while training."""
+    if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+        raise TypeError(f"batch must be a pair (images, labels), got {type(batch).__name__}"
+                        f"{' of length ' + str(len(batch)) if isinstance(batch, (tuple, list)) else ''}")
     images, labels = batch
+    check_images(images, value_range=(0, 1), channels=(1,), name="images")
+    check_tensor(labels, "labels", ndim=1)
+    if labels.dtype != torch.long or len(labels) != len(images):
+        raise ValueError(f"labels must be {len(images)} class indices (int64, shape ({len(images)},)), "
+                         f"got dtype {labels.dtype} and shape {tuple(labels.shape)}")
     if augment:
         images = random_shift(images)
     return F.cross_entropy(model(images), labels)
@@ -102,6 +127,11 @@ def classification_loss(model: nn.Module, batch, augment: bool = True) -> torch.
 @torch.no_grad()
 def accuracy(model: nn.Module, dataset, batch_size: int = 500) -> float:
     """Fraction of ``dataset`` (images, labels) the model classifies correctly."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_positive_int(batch_size, "batch_size")
+    if len(dataset) == 0:
+        raise ValueError("the dataset is empty: accuracy is undefined")
     model.eval()
     device = next(model.parameters()).device
     correct = 0

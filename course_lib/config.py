@@ -12,15 +12,25 @@ Where files live
 ``COURSE_HOME`` (default: ``~/.cache/pixels-from-noise``) holds downloaded data
 (``data/``) and trained models (``checkpoints/``). ``COURSE_DATA`` overrides the
 data folder alone, so a shared MNIST cache can outlive a scratch ``COURSE_HOME``.
+
+Offline
+-------
+``COURSE_OFFLINE=1`` blocks every network connection of the Python process as soon
+as ``course_lib`` is imported (loopback and Unix sockets still work, so Jupyter
+kernels are unaffected). The test suite sets it, so no notebook can silently
+depend on a download.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
-__all__ = ["FAST", "is_fast", "Budget", "budgets", "course_home", "data_dir", "checkpoint_dir", "checkpoint_path"]
+__all__ = ["FAST", "is_fast", "Budget", "budgets", "course_home", "data_dir", "checkpoint_dir", "checkpoint_path",
+           "is_offline", "NetworkBlockedError", "block_network", "unblock_network"]
 
 
 def is_fast() -> bool:
@@ -50,11 +60,86 @@ def checkpoint_dir() -> Path:
 def checkpoint_path(name: str) -> Path:
     """Where model ``name`` is saved. Fast runs use their own file (``name_fast.pt``),
     so a quick test run never replaces a model trained in full mode."""
+    if not isinstance(name, str):
+        raise TypeError(f"checkpoint name must be a string such as 'dcgan', got {type(name).__name__}")
     if not name or any(c in name for c in "/\\"):
         raise ValueError(f"checkpoint name must be a plain file stem, got {name!r}")
     return checkpoint_dir() / f"{name}{'_fast' if is_fast() else ''}.pt"
 
 
+# --------------------------------------------------------------------------- offline
+def is_offline() -> bool:
+    """True when ``COURSE_OFFLINE`` is set to 1/true/yes."""
+    return os.environ.get("COURSE_OFFLINE", "0").strip().lower() in {"1", "true", "yes", "on"}
+
+
+class NetworkBlockedError(OSError):
+    """A network connection was attempted while the network is blocked (``COURSE_OFFLINE=1``)."""
+
+
+_REAL = {"connect": socket.socket.connect, "connect_ex": socket.socket.connect_ex,
+         "sendto": socket.socket.sendto, "getaddrinfo": socket.getaddrinfo}
+
+
+def _is_local(host) -> bool:
+    if host in (None, "", "localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _refuse(what: str, host) -> None:
+    raise NetworkBlockedError(f"network access is blocked (COURSE_OFFLINE=1): refused {what} to {host!r}. "
+                              "The course must work offline; use cached or bundled data.")
+
+
+def _guarded_connect(self, address):
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address[0]):
+        _refuse("a connection", address[0])
+    return _REAL["connect"](self, address)
+
+
+def _guarded_connect_ex(self, address):
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address[0]):
+        _refuse("a connection", address[0])
+    return _REAL["connect_ex"](self, address)
+
+
+def _guarded_sendto(self, data, *args):
+    address = args[-1]
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address[0]):
+        _refuse("a datagram", address[0])
+    return _REAL["sendto"](self, data, *args)
+
+
+def _guarded_getaddrinfo(host, *args, **kwargs):
+    if not _is_local(host.decode() if isinstance(host, bytes) else host):
+        _refuse("a name lookup", host)  # DNS itself goes over the network
+    return _REAL["getaddrinfo"](host, *args, **kwargs)
+
+
+def block_network() -> None:
+    """Make every non-loopback connection (and DNS lookup) of this process raise ``NetworkBlockedError``."""
+    socket.socket.connect = _guarded_connect
+    socket.socket.connect_ex = _guarded_connect_ex
+    socket.socket.sendto = _guarded_sendto
+    socket.getaddrinfo = _guarded_getaddrinfo
+
+
+def unblock_network() -> None:
+    socket.socket.connect = _REAL["connect"]
+    socket.socket.connect_ex = _REAL["connect_ex"]
+    socket.socket.sendto = _REAL["sendto"]
+    socket.getaddrinfo = _REAL["getaddrinfo"]
+
+
+if is_offline():
+    block_network()
+
+
+# --------------------------------------------------------------------------- budgets
 @dataclass(frozen=True)
 class Budget:
     """One training budget: the value for a full run and the value in fast mode."""

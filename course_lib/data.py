@@ -17,9 +17,11 @@ a source for every notebook; ``COURSE_DATA`` sets the download cache.
 """
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import socket
+import struct
 import tempfile
 from pathlib import Path
 
@@ -49,13 +51,42 @@ def _check_choice(value, choices, what):
 
 
 # --------------------------------------------------------------------------- MNIST
+def _idx_file_complete(path: Path) -> bool:
+    """True when an IDX file (MNIST's format) holds exactly the bytes its header announces."""
+    try:
+        with open(path, "rb") as handle:
+            magic = handle.read(4)
+            if len(magic) != 4 or magic[:3] != b"\x00\x00\x08":  # uint8 data
+                return False
+            dims = struct.unpack(f">{magic[3]}I", handle.read(4 * magic[3]))
+        return path.stat().st_size == 4 + 4 * len(dims) + math.prod(dims)
+    except (OSError, struct.error):
+        return False
+
+
 def _torchvision_mnist_ready(root: Path) -> bool:
-    """True when a complete, checksum-verified torchvision MNIST sits in ``root``."""
+    """True when a complete, checksum-verified torchvision MNIST sits in ``root``.
+
+    The downloaded archives must match torchvision's MD5 checksums, and the files
+    extracted from them must be complete; a damaged extraction is redone from the
+    verified archives.
+    """
     from torchvision.datasets import MNIST
-    from torchvision.datasets.utils import check_integrity
+    from torchvision.datasets.utils import check_integrity, extract_archive
 
     raw = root / "MNIST" / "raw"
-    return all(check_integrity(str(raw / name), md5) for name, md5 in MNIST.resources)
+    if not all(check_integrity(str(raw / name), md5) for name, md5 in MNIST.resources):
+        return False
+    for name, _ in MNIST.resources:
+        extracted = raw / name.removesuffix(".gz")
+        if not _idx_file_complete(extracted):
+            try:
+                extract_archive(str(raw / name), str(raw))
+            except OSError:
+                return False
+            if not _idx_file_complete(extracted):
+                return False
+    return True
 
 
 def _download_torchvision_mnist(root: Path, timeout_s: float = DOWNLOAD_TIMEOUT_S) -> bool:

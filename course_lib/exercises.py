@@ -51,6 +51,8 @@ def _replace_blocks(source: str, begin: str, end: str, replacement: list[str] | 
 
 def strip_solution_code(source: str) -> str:
     """The exercise version of one code cell's source."""
+    if not isinstance(source, str):
+        raise TypeError(f"source must be a cell's source text (str), got {type(source).__name__}")
     source = _replace_blocks(source, BEGIN, END, ["# YOUR CODE HERE", "raise NotImplementedError()"])
     source = _replace_blocks(source, BEGIN_HIDDEN, END_HIDDEN, None)
     return re.sub(r"\n{3,}", "\n\n", source).rstrip() + ("\n" if source.endswith("\n") else "")
@@ -58,6 +60,8 @@ def strip_solution_code(source: str) -> str:
 
 def make_exercise(notebook):
     """A stripped copy of a solution notebook (nbformat node)."""
+    if not isinstance(notebook, dict) or "cells" not in notebook:
+        raise TypeError(f"notebook must be a notebook read with nbformat.read(...), got {type(notebook).__name__}")
     exercise = nbformat.from_dict(nbformat.from_dict(notebook))  # deep copy
     for cell in exercise.cells:
         if cell.cell_type == "code":
@@ -79,7 +83,16 @@ def _render(path: Path) -> str:
     return nbformat.writes(make_exercise(nbformat.read(path, as_version=4))) + "\n"
 
 
+def _check_folder(solutions) -> Path:
+    solutions = Path(solutions)
+    if not solutions.is_dir():
+        raise FileNotFoundError(f"no solutions folder at {solutions}; expected the folder of solution notebooks "
+                                "(solutions/ at the repository root)")
+    return solutions
+
+
 def generate(solutions: Path, exercises: Path) -> list[Path]:
+    solutions, exercises = _check_folder(solutions), Path(exercises)
     exercises.mkdir(parents=True, exist_ok=True)
     written = []
     for source, target in _pairs(solutions, exercises):
@@ -92,6 +105,7 @@ def generate(solutions: Path, exercises: Path) -> list[Path]:
 
 def out_of_date(solutions: Path, exercises: Path) -> list[str]:
     """Names of exercise notebooks that differ from what ``generate`` would write (or are orphans)."""
+    solutions, exercises = _check_folder(solutions), Path(exercises)
     stale = [target.name for source, target in _pairs(solutions, exercises)
              if not target.exists() or target.read_text(encoding="utf-8") != _render(source)]
     expected = {p.name for p in solutions.glob("*.ipynb")}

@@ -18,7 +18,8 @@ from torch import nn
 from .checkpoints import load_checkpoint, save_checkpoint
 from .cnn import DigitClassifier
 from .config import budgets, checkpoint_path
-from .validate import check_images, check_positive_int
+from .checkpoints import load_state_dict_checked
+from .validate import check_images, check_positive_int, check_same_device
 
 __all__ = ["evaluation_network_path", "save_evaluation_network", "evaluation_network", "digit_predictions",
            "class_histogram", "ClassifierFeatures", "classifier_fid", "classifier_kid", "real_floor", "psnr", "ssim",
@@ -44,9 +45,9 @@ def evaluation_network(train_if_missing: bool = True, verbose: bool = True) -> D
             raise FileNotFoundError(f"no evaluation network at {path}; run notebooks/01_cnn_building_blocks.ipynb")
         print(f"[metrics] no evaluation network at {path}: training one now (notebook 01's recipe)...")
         _train_evaluation_network()
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    checkpoint = load_checkpoint(path)  # safe: weights only, checksum verified
     model = DigitClassifier(**checkpoint["config"])
-    load_checkpoint(path, models=model)
+    load_state_dict_checked(model, checkpoint["models"]["model"])
     if verbose:
         extra = checkpoint["extra"]
         print(f"[metrics] evaluation network: {path.name}, validation accuracy {extra['val_accuracy']:.2%} "
@@ -78,6 +79,7 @@ def _batched(model: nn.Module, images: torch.Tensor, fn, batch_size: int = 1000)
 def digit_predictions(images: torch.Tensor, network: DigitClassifier | None = None):
     """(predicted class, confidence = max softmax probability) for digits in [0, 1]."""
     check_images(images, value_range=(0, 1), channels=(1,), size=(28, 28), name="digits")
+    _check_network(network)
     network = network or evaluation_network(verbose=False)
     probabilities = _batched(network, images, lambda x: network(x).softmax(1))
     confidence, predicted = probabilities.max(1)
@@ -88,6 +90,12 @@ def class_histogram(images: torch.Tensor, network: DigitClassifier | None = None
     """Fraction of samples the evaluation network puts in each of the 10 classes."""
     predicted, _ = digit_predictions(images, network)
     return torch.bincount(predicted, minlength=10).float() / len(predicted)
+
+
+def _check_network(network) -> None:
+    if network is not None and not isinstance(network, DigitClassifier):
+        raise TypeError(f"network must be the course's DigitClassifier (or None for the evaluation network), "
+                        f"got {type(network).__name__}")
 
 
 # --------------------------------------------------------------------------- FID / KID
@@ -132,8 +140,7 @@ def classifier_fid(real: torch.Tensor, fake: torch.Tensor, network: DigitClassif
     """
     from torchmetrics.image.fid import FrechetInceptionDistance
 
-    for name, images in (("real", real), ("fake", fake)):
-        check_images(images, value_range=(0, 1), channels=(1,), size=(28, 28), name=f"{name} digits")
+    _check_real_fake(real, fake, network)
     network = network or evaluation_network(verbose=False)
     features = ClassifierFeatures(network).eval()
     if min(len(real), len(fake)) <= features.num_features:
@@ -151,6 +158,11 @@ def classifier_kid(real: torch.Tensor, fake: torch.Tensor, network: DigitClassif
     """Kernel distance (unbiased MMD², cubic polynomial kernel) on the same features: (mean, std)."""
     from torchmetrics.image.kid import KernelInceptionDistance
 
+    _check_real_fake(real, fake, network)
+    check_positive_int(subset_size, "subset_size")
+    check_positive_int(subsets, "subsets")
+    if min(len(real), len(fake)) < 2:
+        raise ValueError(f"KID needs at least 2 images on each side (got {len(real)} real, {len(fake)} fake)")
     network = network or evaluation_network(verbose=False)
     subset_size = min(subset_size, len(real), len(fake))
     metric = KernelInceptionDistance(feature=ClassifierFeatures(network).eval(), subset_size=subset_size,
@@ -161,8 +173,16 @@ def classifier_kid(real: torch.Tensor, fake: torch.Tensor, network: DigitClassif
     return float(mean), float(std)
 
 
+def _check_real_fake(real, fake, network) -> None:
+    for name, images in (("real", real), ("fake", fake)):
+        check_images(images, value_range=(0, 1), channels=(1,), size=(28, 28), name=f"{name} digits")
+    check_same_device(real, fake, names=("real digits", "fake digits"))
+    _check_network(network)
+
+
 def real_floor(real: torch.Tensor, network: DigitClassifier | None = None, seed: int = 0) -> float:
     """FID between two disjoint random halves of ``real``: what "as good as real data" scores."""
+    check_images(real, value_range=(0, 1), channels=(1,), size=(28, 28), name="real digits")
     order = torch.randperm(len(real), generator=torch.Generator().manual_seed(seed))
     half = len(real) // 2
     return classifier_fid(real[order[:half]], real[order[half:2 * half]], network)
@@ -186,6 +206,7 @@ def ssim(prediction: torch.Tensor, target: torch.Tensor) -> float:
 
 
 def _check_pair(prediction, target):
+    check_same_device(prediction, target, names=("prediction", "target"))
     check_images(target, value_range=(0, 1), name="target")
     check_images(prediction, value_range=(-0.5, 1.5), name="prediction")
     if prediction.shape != target.shape:
@@ -199,6 +220,11 @@ def nearest_neighbour_distances(samples: torch.Tensor, reference: torch.Tensor, 
     """Euclidean pixel distance from each sample to its nearest image in ``reference``."""
     check_images(samples, name="samples")
     check_images(reference, name="reference")
+    check_same_device(samples, reference, names=("samples", "reference"))
+    check_positive_int(batch_size, "batch_size")
+    if samples.shape[1:] != reference.shape[1:]:
+        raise ValueError(f"samples and reference images must have the same (C, H, W), got "
+                         f"{tuple(samples.shape[1:])} and {tuple(reference.shape[1:])}")
     flat_reference = reference.flatten(1).float()
     out = [torch.cdist(samples[i:i + batch_size].flatten(1).float(), flat_reference).min(1).values
            for i in range(0, len(samples), batch_size)]

@@ -17,6 +17,7 @@ import os
 import platform
 import random
 import time
+import warnings
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -29,7 +30,8 @@ from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from .config import is_fast
 
 __all__ = ["make_fabric", "default_precision", "seed_everything", "environment_report", "progress",
-           "History", "TrainingDiverged", "check_finite", "fit"]
+           "History", "TrainingDiverged", "check_finite", "fit", "DiscriminatorWinsWarning",
+           "warn_if_discriminator_wins"]
 
 
 class TrainingDiverged(RuntimeError):
@@ -127,7 +129,13 @@ class History:
 
     def log(self, step: int, **values) -> None:
         for name, value in values.items():
-            self.data.setdefault(name, []).append([int(step), float(value)])
+            try:
+                number = float(value)  # a Python number or a one-element tensor
+            except (TypeError, ValueError, RuntimeError):
+                raise TypeError(f"history.log({name}=...) needs a number (or a one-element tensor), got "
+                                f"{type(value).__name__}{tuple(value.shape) if hasattr(value, 'shape') else ''}; "
+                                "log loss.item(), not a batch of values") from None
+            self.data.setdefault(name, []).append([int(step), number])
 
     def steps(self, name: str) -> list[int]:
         return [int(s) for s, _ in self._series(name)]
@@ -160,11 +168,49 @@ USUAL_CAUSES = ("learning rate too high; log(0) from a hand-written log (use BCE
                 "clamp); images in the wrong range; fp16 overflow (try precision='32-true')")
 
 
-def check_finite(value: torch.Tensor, name: str, step: int) -> None:
+def check_finite(value: torch.Tensor | float, name: str, step: int) -> None:
     """Raise ``TrainingDiverged`` if ``value`` holds NaN or inf, saying which loss and which step."""
-    if not torch.isfinite(value).all():
-        raise TrainingDiverged(f"the {name} became {value.detach().float().flatten()[0].item()} at step {step}. "
+    value = torch.as_tensor(value).detach()
+    bad = value[~torch.isfinite(value)] if value.ndim else value.reshape(1)[~torch.isfinite(value.reshape(1))]
+    if bad.numel():
+        raise TrainingDiverged(f"the {name} became {bad.float().flatten()[0].item()} at step {step}. "
                                f"Usual causes: {USUAL_CAUSES}.")
+
+
+class DiscriminatorWinsWarning(UserWarning):
+    """A GAN's discriminator separates real from fake perfectly: the generator stops learning."""
+
+
+def warn_if_discriminator_wins(d_real_mean, d_fake_mean, step: int, tolerance: float = 0.02) -> bool:
+    """Warn (and return True) when D(real) > 1 - tolerance and D(fake) < tolerance.
+
+    ``d_real_mean`` / ``d_fake_mean`` are the discriminator's mean *probabilities* (after the
+    sigmoid) on a real and a fake batch: numbers or tensors (averaged here).
+    """
+    values = {}
+    for name, value in (("d_real_mean", d_real_mean), ("d_fake_mean", d_fake_mean)):
+        if isinstance(value, torch.Tensor):
+            if value.numel() == 0:
+                raise ValueError(f"{name} is an empty tensor")
+            value = value.detach().float().mean().item()
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{name} must be a number or a tensor, got {type(value).__name__}")
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must be a probability in [0, 1], got {value:.4g}; "
+                             "pass torch.sigmoid(logits).mean(), not the raw logits")
+        values[name] = value
+    if not 0.0 < tolerance < 0.5:
+        raise ValueError(f"tolerance must be in (0, 0.5), got {tolerance!r}")
+    real, fake = values["d_real_mean"], values["d_fake_mean"]
+    if real > 1.0 - tolerance and fake < tolerance:
+        warnings.warn(
+            f"step {step}: the discriminator wins completely (mean D(real) = {real:.3f}, D(fake) = {fake:.3f}). "
+            "The generator's gradient vanishes and it stops improving. Usual remedies: the non-saturating "
+            "generator loss (-log D(G(z))), a lower discriminator learning rate or fewer D steps, label "
+            "smoothing (real targets 0.9), and fakes in the same value range as the real images.",
+            DiscriminatorWinsWarning, stacklevel=2)
+        return True
+    return False
 
 
 class _EpochSampler(Sampler):
@@ -206,8 +252,22 @@ def fit(model: nn.Module, dataset: Dataset, loss_fn: Callable, *, optimizer: tor
     ``TrainingDiverged`` naming the step; the last good checkpoint is kept.
     """
     for name, value in (("steps", steps), ("batch_size", batch_size)):
-        if not isinstance(value, int) or value <= 0:
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    for name, value in (("eval_every", eval_every), ("sample_every", sample_every),
+                        ("checkpoint_every", checkpoint_every)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+            raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer (e.g. torch.optim.Adam(model.parameters())), "
+                        f"got {type(optimizer).__name__}")
+    for name, fn in (("loss_fn", loss_fn), ("eval_fn", eval_fn), ("sample_fn", sample_fn)):
+        if fn is not None and not callable(fn):
+            raise TypeError(f"{name} must be a function, got {type(fn).__name__}")
+    if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
+        raise TypeError(f"dataset must be a torch Dataset (with __len__ and __getitem__), got {type(dataset).__name__}")
     if len(dataset) == 0:
         raise ValueError("the dataset is empty: nothing to train on")
     fabric = fabric or make_fabric()
@@ -242,7 +302,7 @@ def fit(model: nn.Module, dataset: Dataset, loss_fn: Callable, *, optimizer: tor
                 model_f.train()
                 out = loss_fn(model_f, batch)
                 loss, extra = (out if isinstance(out, tuple) else (out, {}))
-                check_finite(loss, "loss", step)
+                _check_loss(loss, extra, step)
                 optimizer_f.zero_grad(set_to_none=True)
                 fabric.backward(loss)
                 optimizer_f.step()
@@ -265,6 +325,12 @@ def fit(model: nn.Module, dataset: Dataset, loss_fn: Callable, *, optimizer: tor
         if eval_fn is not None:
             _evaluate(model_f, eval_fn, history, step)
         save()
+    except TrainingDiverged as error:
+        if checkpoint is not None:
+            kept = (f"the last good checkpoint, {checkpoint}, is kept" if Path(checkpoint).exists()
+                    else "no checkpoint was written yet")
+            error.args = (f"{error.args[0]} Training stopped; {kept}.",)
+        raise
     except KeyboardInterrupt:
         where = f"; the last checkpoint in {checkpoint} is intact" if checkpoint else ""
         print(f"\n[fit] interrupted at step {step}: the model and history in memory are kept{where}.")
@@ -273,6 +339,20 @@ def fit(model: nn.Module, dataset: Dataset, loss_fn: Callable, *, optimizer: tor
         bar.close()
         model.eval()
     return history
+
+
+def _check_loss(loss, extra, step):
+    """The loss must be a finite scalar tensor; a NaN names the terms that went wrong too."""
+    if not isinstance(loss, torch.Tensor):
+        raise TypeError(f"loss_fn must return a tensor (or (loss, dict of numbers)), got {type(loss).__name__}")
+    if loss.numel() != 1:
+        raise ValueError(f"loss_fn must return a single number, got a tensor of shape {tuple(loss.shape)}; "
+                         "reduce it with .mean() (or .sum())")
+    if not isinstance(extra, Mapping):
+        raise TypeError(f"the second value loss_fn returns must be a dict of numbers, got {type(extra).__name__}")
+    if not torch.isfinite(loss.detach()).all():
+        bad = [k for k, v in extra.items() if not torch.isfinite(torch.as_tensor(v, dtype=torch.float)).all()]
+        check_finite(loss, f"loss{' (non-finite terms: ' + ', '.join(bad) + ')' if bad else ''}", step)
 
 
 def _evaluate(model, eval_fn, history, step):

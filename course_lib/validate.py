@@ -29,6 +29,12 @@ def check_tensor(x, name: str = "input", ndim: int | tuple[int, ...] | None = No
 def check_images(images, value_range: tuple[float, float] = (0, 1), channels: tuple[int, ...] | None = None,
                  name: str = "images", size: tuple[int, int] | None = None) -> torch.Tensor:
     """A (N, C, H, W) float batch inside ``value_range`` (with a small tolerance)."""
+    if (not isinstance(value_range, (tuple, list)) or len(value_range) != 2
+            or not all(isinstance(v, (int, float)) for v in value_range) or value_range[0] >= value_range[1]):
+        raise ValueError(f"value_range must be (low, high) with low < high, e.g. (0, 1) or (-1, 1); got {value_range!r}")
+    if isinstance(images, torch.Tensor) and images.ndim == 3:
+        raise ValueError(f"{name} must be a batch (N, C, H, W), got shape {tuple(images.shape)}: "
+                         "one (C, H, W) image needs x.unsqueeze(0), a batch of grey (N, H, W) images x.unsqueeze(1)")
     check_tensor(images, name, ndim=4, floating=True)
     if images.numel() == 0:
         raise ValueError(f"{name} is empty (shape {tuple(images.shape)})")
@@ -37,6 +43,8 @@ def check_images(images, value_range: tuple[float, float] = (0, 1), channels: tu
                          f"got shape {tuple(images.shape)}")
     if size is not None and tuple(images.shape[-2:]) != tuple(size):
         raise ValueError(f"{name} must be {size[0]}x{size[1]} pixels, got shape {tuple(images.shape)}")
+    if images.device.type == "meta":  # shape-only tensors have no values to check
+        return images
     low, high = value_range
     lo, hi = images.min().item(), images.max().item()
     if not (torch.isfinite(images).all()):
@@ -53,11 +61,17 @@ def check_images(images, value_range: tuple[float, float] = (0, 1), channels: tu
 
 def check_positive_int(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        if isinstance(value, float) and value.is_integer() and value > 0:
+            raise ValueError(f"{name} must be a positive integer, got the float {value!r}; use int({value!r})")
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return value
 
 
 def check_same_device(*tensors: torch.Tensor, names: tuple[str, ...] | None = None) -> None:
+    labels = list(names) if names else [f"#{i}" for i in range(len(tensors))]
+    for label, t in zip(labels, tensors):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{label} must be a torch.Tensor, got {type(t).__name__}")
     devices = {t.device for t in tensors}
     if len(devices) > 1:
         described = ", ".join(f"{n} on {t.device}" for n, t in zip(names or [f"#{i}" for i in range(len(tensors))], tensors))

@@ -11,13 +11,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .validate import check_images
+from .validate import check_images, check_positive_int, check_tensor
 
 __all__ = ["image_grid", "show_images", "plot_history", "before_after", "to_numpy_image"]
 
 
 def to_numpy_image(image: torch.Tensor) -> np.ndarray:
     """(C, H, W) tensor in [0, 1] -> (H, W) or (H, W, 3) numpy array for ``imshow``."""
+    check_tensor(image, "image", ndim=(2, 3))
+    if image.ndim == 3 and image.shape[0] not in (1, 3):
+        raise ValueError(f"image must be (C, H, W) with 1 or 3 channels, got shape {tuple(image.shape)}"
+                         f"{'; it looks channels-last: use x.permute(2, 0, 1)' if image.shape[-1] in (1, 3) else ''}")
     image = image.detach().float().cpu().clamp(0, 1)
     if image.ndim == 3 and image.shape[0] == 1:
         return image[0].numpy()
@@ -31,6 +35,9 @@ def image_grid(images: torch.Tensor, nrow: int = 8, value_range: tuple[float, fl
     """torchvision's ``make_grid`` of a (N, C, H, W) batch, rescaled from ``value_range`` to [0, 1]."""
     from torchvision.utils import make_grid
 
+    check_positive_int(nrow, "nrow")
+    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
+        raise ValueError(f"padding must be a non-negative integer, got {padding!r}")
     images = check_images(images, value_range=value_range, name="images")
     low, high = value_range
     images = (images.detach().float().cpu() - low) / (high - low)
@@ -57,6 +64,17 @@ def plot_history(history, names: Sequence[str] | None = None, title: str | None 
 
     ``smooth`` > 1 draws a moving average over that many points beside the raw curve.
     """
+    check_positive_int(smooth, "smooth")
+    if not hasattr(history, "data") and not isinstance(history, Mapping):
+        raise TypeError(f"history must be a History or a dict name -> list of values, got {type(history).__name__}")
+    available = history.names() if hasattr(history, "data") else list(history)
+    if isinstance(names, str):
+        names = [names]
+    unknown = [n for n in (names or []) if n not in available]
+    if unknown:
+        raise ValueError(f"unknown series {unknown}; the history has {available}")
+    if not (names or available):
+        raise ValueError("the history is empty: nothing to plot")
     series = {}
     if hasattr(history, "data"):
         for name in names or history.names():
@@ -89,6 +107,18 @@ def before_after(columns: Mapping[str, torch.Tensor], zoom: tuple[int, int, int]
 
     zoom=(top, left, size) adds a second row with that crop enlarged.
     """
+    if not isinstance(columns, Mapping) or not columns:
+        raise TypeError(f"columns must be a non-empty dict title -> (C, H, W) image, got {type(columns).__name__}"
+                        f"{' (empty)' if isinstance(columns, Mapping) else ''}")
+    for name, image in columns.items():
+        check_tensor(image, f"column {name!r}", ndim=3)
+    if zoom is not None:
+        if len(zoom) != 3 or any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in zoom) or zoom[2] == 0:
+            raise ValueError(f"zoom must be (top, left, size) with non-negative integers and size > 0, got {zoom!r}")
+        top, left, s = zoom
+        for name, image in columns.items():
+            if top + s > image.shape[1] or left + s > image.shape[2]:
+                raise ValueError(f"zoom {zoom} falls outside column {name!r} of shape {tuple(image.shape)}")
     names = list(columns)
     rows = 2 if zoom else 1
     fig, axes = plt.subplots(rows, len(names), figsize=(size * len(names), size * rows), squeeze=False)

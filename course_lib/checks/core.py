@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -82,7 +83,19 @@ def values_match(a, b, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
 def _describe(value) -> str:
     if isinstance(value, torch.Tensor):
         return f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
-    return f"{type(value).__name__} {value!r}"[:120]
+    try:
+        shown = repr(value)
+    except Exception:  # a student's object whose repr fails
+        shown = "(unprintable)"
+    return f"{type(value).__name__} {shown}"[:120]
+
+
+def _safely(diagnose, *args):
+    """Run a diagnosis on the student's output; if it raises, there is no diagnosis (None)."""
+    try:
+        return diagnose(*args)
+    except Exception:
+        return None
 
 
 def _structure_problem(got, expected) -> str | None:
@@ -106,9 +119,9 @@ def _structure_problem(got, expected) -> str | None:
         return None
     if isinstance(expected, bool):
         return None if isinstance(got, bool) else f"expected True or False, got {_describe(got)}."
-    if isinstance(expected, int) and not isinstance(got, (int,)) and not (isinstance(got, float) and got.is_integer()):
+    if isinstance(expected, int) and not isinstance(got, numbers.Integral) and not (isinstance(got, float) and got.is_integer()):
         return f"expected an integer, got {_describe(got)}. Sizes are whole numbers: use // for the division."
-    if isinstance(expected, (int, float)) and not isinstance(got, (int, float)):
+    if isinstance(expected, (int, float)) and not isinstance(got, numbers.Real):
         if isinstance(got, torch.Tensor) and got.numel() == 1:
             return None
         return f"expected a number, got {_describe(got)}."
@@ -175,6 +188,7 @@ def check_function(student: Any, reference: Callable, make_inputs: Callable[[tor
         return report(False, f"expected a function, got {_describe(student)}.", "not_a_function")
 
     generator = torch.Generator().manual_seed(seed)
+    cases = []  # (args, expected, got) for every trial
     for trial in range(trials):
         args = tuple(make_inputs(generator))
         expected = observe(reference, _clone(args))
@@ -186,26 +200,42 @@ def check_function(student: Any, reference: Callable, make_inputs: Callable[[tor
         except Exception as error:  # the student's code failed: say where, not the checker's internals
             frames = traceback.extract_tb(error.__traceback__)
             where = next((f"line {f.lineno}" for f in reversed(frames) if "course_lib" not in f.filename), "")
+            hint = ""
+            if isinstance(error, TypeError) and "argument" in str(error) and len(frames) <= 2:
+                hint = " -- check that your function takes the arguments the exercise describes, in that order."
             return report(False, f"your function raised {type(error).__name__}: {error} "
-                                 f"{'(' + where + ' of your code)' if where else ''}".strip(), "raised")
-        problem = _structure_problem(got, expected)
-        if problem is None and values_match(got, expected, rtol, atol):
+                                 f"{'(' + where + ' of your code)' if where else ''}".strip() + hint, "raised")
+        cases.append((args, expected, got))
+
+    def matches(got, target):  # never raises: anything odd the student returned simply does not match
+        try:
+            return _structure_problem(got, target) is None and bool(values_match(got, target, rtol, atol))
+        except Exception:
+            return False
+
+    failing = [i for i, (_, expected, got) in enumerate(cases) if not matches(got, expected)]
+    if not failing:
+        return report(True, success or f"correct on {trials} random test cases.", "correct")
+    # A known mistake explains the answer only if it reproduces the student's output on *every* trial
+    # (on a single input two different slips can give the same number).
+    for mistake in mistakes:
+        try:
+            if all(matches(got, observe(mistake.implementation, _clone(args))) for args, _, got in cases):
+                return report(False, mistake.message, mistake.name, trial=failing[0])
+        except Exception:
             continue
-        for mistake in mistakes:
-            try:
-                mistaken = observe(mistake.implementation, _clone(args))
-            except Exception:
-                continue
-            if _structure_problem(got, mistaken) is None and values_match(got, mistaken, rtol, atol):
-                return report(False, mistake.message, mistake.name, trial=trial)
-        if problem is not None:
-            return report(False, problem, "structure", trial=trial)
-        generic = _generic_diagnosis(got, expected, rtol, atol)
-        if generic is not None:
-            return report(False, generic[1], generic[0], trial=trial)
-        return report(False, f"wrong values on random test {trial + 1}: expected {_short(expected)}, "
-                             f"got {_short(got)}.", "values", trial=trial)
-    return report(True, success or f"correct on {trials} random test cases.", "correct")
+    trial = failing[0]
+    _, expected, got = cases[trial]
+    problem = _safely(_structure_problem, got, expected)
+    if problem is None and not isinstance(got, (torch.Tensor, int, float, list, tuple, dict, str, type(None))):
+        problem = f"expected {_describe(expected)}, got {_describe(got)}."
+    if problem is not None:
+        return report(False, problem, "structure", trial=trial)
+    generic = _safely(_generic_diagnosis, got, expected, rtol, atol)
+    if generic is not None:
+        return report(False, generic[1], generic[0], trial=trial)
+    return report(False, f"wrong values on random test {trial + 1}: expected {_short(expected)}, "
+                         f"got {_short(got)}.", "values", trial=trial)
 
 
 def _short(value) -> str:
@@ -213,4 +243,7 @@ def _short(value) -> str:
         flat = value.detach().flatten()
         shown = ", ".join(f"{v:.4g}" for v in flat[:4].tolist())
         return f"[{shown}{', ...' if flat.numel() > 4 else ''}]" if value.ndim else f"{value.item():.6g}"
-    return repr(value)[:80]
+    try:
+        return repr(value)[:80]
+    except Exception:
+        return f"(an unprintable {type(value).__name__})"

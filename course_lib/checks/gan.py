@@ -1,0 +1,219 @@
+"""Checks for the GAN-loss assignment (solutions/03_gan_losses_assignment.ipynb).
+
+Every loss takes logits ``l`` (D(x) = sigmoid(l)) and returns the batch mean.
+The listed mistakes are the classic ones: a missing log, a flipped sign, sum instead
+of mean, the log-free formula E[D(x)] - E[D(G(z))], and detaching in the wrong place.
+"""
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+
+from .. import gan
+from .core import CheckResult, Mistake, check_function
+
+__all__ = ["check_discriminator_loss", "check_generator_loss_minimax", "check_generator_loss_non_saturating",
+           "check_gan_step_losses", "check_gradient_penalty",
+           "D_LOSS_MISTAKES", "G_MINIMAX_MISTAKES", "G_NON_SATURATING_MISTAKES", "STEP_MISTAKES", "GP_MISTAKES"]
+
+_SUM = ("you summed over the batch: average instead (.mean()), so that the loss and the learning rate "
+        "do not depend on the batch size.")
+_LOG_FREE = ("that is the log-free formula E[D(x)] - E[D(G(z))]: it is the Wasserstein critic objective, not "
+             "the GAN objective, and without a Lipschitz constraint it has no maximum (notebook 02, Eq. 2.8).")
+
+
+def _logits(generator):
+    n = int(torch.randint(4, 17, (1,), generator=generator))
+    return 2.5 * torch.randn(n, generator=generator), 2.5 * torch.randn(n, generator=generator)
+
+
+def _fake_logits(generator):
+    return (_logits(generator)[1],)
+
+
+# --------------------------------------------------------------------------- discriminator loss
+D_LOSS_MISTAKES = [
+    Mistake("missing_log", lambda r, f: -(F.logsigmoid(r).mean() + (1 - torch.sigmoid(f)).mean()),
+            "the fake term has no log: it must be -E[log(1 - D(G(z)))] = E[softplus(l_fake)], "
+            "not -E[1 - D(G(z))]."),
+    Mistake("missing_log_real", lambda r, f: -(torch.sigmoid(r).mean() + F.logsigmoid(-f).mean()),
+            "the real term has no log: it must be -E[log D(x)] = E[softplus(-l_real)], not -E[D(x)]."),
+    Mistake("flipped_sign", lambda r, f: F.logsigmoid(r).mean() + F.logsigmoid(-f).mean(),
+            "you returned V(D, G), which the discriminator *maximises*; its loss (to minimise) is -V(D, G)."),
+    Mistake("sum_not_mean", lambda r, f: F.softplus(-r).sum() + F.softplus(f).sum(), _SUM),
+    Mistake("log_free", lambda r, f: f.mean() - r.mean(), _LOG_FREE),
+    Mistake("log_free_probabilities", lambda r, f: torch.sigmoid(f).mean() - torch.sigmoid(r).mean(), _LOG_FREE),
+    Mistake("swapped_labels", lambda r, f: F.softplus(r).mean() + F.softplus(-f).mean(),
+            "real and fake are swapped: real images should get the label 1 (softplus(-l_real)), "
+            "fakes the label 0 (softplus(l_fake))."),
+]
+
+
+def check_discriminator_loss(student) -> CheckResult:
+    """discriminator_loss(real_logits, fake_logits) = -E[log D(x)] - E[log(1 - D(G(z)))] (Eq. 2.6)."""
+    return check_function(student, lambda r, f: gan.discriminator_loss(r, f, "minimax"), _logits,
+                          D_LOSS_MISTAKES, name="discriminator_loss", trials=4)
+
+
+# --------------------------------------------------------------------------- generator losses
+G_MINIMAX_MISTAKES = [
+    Mistake("missing_log", lambda f: (1 - torch.sigmoid(f)).mean(),
+            "the log is missing: the minimax generator loss is E[log(1 - D(G(z)))] = -E[softplus(l)]."),
+    Mistake("flipped_sign", lambda f: F.softplus(f).mean(),
+            "wrong sign: the generator *minimises* E[log(1 - D(G(z)))], i.e. returns -E[softplus(l)]."),
+    Mistake("sum_not_mean", lambda f: -F.softplus(f).sum(), _SUM),
+    Mistake("log_free", lambda f: -f.mean(), _LOG_FREE),
+    Mistake("non_saturating_instead", lambda f: F.softplus(-f).mean(),
+            "that is the non-saturating loss -E[log D(G(z))]; this exercise asks for the minimax one, "
+            "E[log(1 - D(G(z)))]."),
+]
+
+G_NON_SATURATING_MISTAKES = [
+    Mistake("missing_log", lambda f: -torch.sigmoid(f).mean(),
+            "the log is missing: the non-saturating loss is -E[log D(G(z))] = E[softplus(-l)], not -E[D(G(z))]."),
+    Mistake("flipped_sign", lambda f: F.logsigmoid(f).mean(),
+            "wrong sign: the generator wants D(G(z)) high, so it minimises -E[log D(G(z))]."),
+    Mistake("sum_not_mean", lambda f: F.softplus(-f).sum(), _SUM),
+    Mistake("log_free", lambda f: -f.mean(), _LOG_FREE),
+    Mistake("minimax_instead", lambda f: -F.softplus(f).mean(),
+            "that is the minimax (saturating) loss E[log(1 - D(G(z)))]; the non-saturating one is -E[log D(G(z))]."),
+]
+
+
+def check_generator_loss_minimax(student) -> CheckResult:
+    """generator_loss_minimax(fake_logits) = E[log(1 - D(G(z)))] (Eq. 2.4)."""
+    return check_function(student, lambda f: gan.generator_loss(f, "minimax"), _fake_logits,
+                          G_MINIMAX_MISTAKES, name="generator_loss_minimax", trials=4)
+
+
+def check_generator_loss_non_saturating(student) -> CheckResult:
+    """generator_loss_non_saturating(fake_logits) = -E[log D(G(z))] (Eq. 2.5)."""
+    return check_function(student, lambda f: gan.generator_loss(f, "non_saturating"), _fake_logits,
+                          G_NON_SATURATING_MISTAKES, name="generator_loss_non_saturating", trials=4)
+
+
+# --------------------------------------------------------------------------- where to detach
+def _step_inputs(generator):
+    seed = int(torch.randint(0, 10_000, (1,), generator=generator))
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        G = gan.MLPGenerator(latent_dim=2, data_dim=2, hidden=8, depth=1)
+        D = gan.MLPDiscriminator(data_dim=2, hidden=8, depth=1)
+    return D, G, torch.randn(6, 2, generator=generator), torch.randn(6, 2, generator=generator)
+
+
+def _reaches(loss, module) -> bool:
+    """Does back-propagating ``loss`` give ``module`` a non-zero gradient?"""
+    if not isinstance(loss, torch.Tensor) or not loss.requires_grad:
+        return False
+    grads = torch.autograd.grad(loss, list(module.parameters()), allow_unused=True, retain_graph=True)
+    return any(g is not None and bool(g.abs().sum() > 0) for g in grads)
+
+
+def _observe_step(fn, args):
+    D, G, real, z = copy.deepcopy(args[0]), copy.deepcopy(args[1]), args[2], args[3]
+    d_loss, g_loss = fn(D, G, real, z)
+    return (d_loss.detach(), g_loss.detach(), _reaches(d_loss, D), _reaches(d_loss, G),
+            _reaches(g_loss, G))
+
+
+def _reference_step(D, G, real, z):
+    fake = G(z)
+    d_loss = gan.discriminator_loss(D(real), D(fake.detach()), "minimax")
+    g_loss = gan.generator_loss(D(fake), "non_saturating")
+    return d_loss, g_loss
+
+
+def _no_detach(D, G, real, z):
+    fake = G(z)
+    return gan.discriminator_loss(D(real), D(fake), "minimax"), gan.generator_loss(D(fake), "non_saturating")
+
+
+def _detach_in_g_step(D, G, real, z):
+    fake = G(z).detach()
+    return gan.discriminator_loss(D(real), D(fake), "minimax"), gan.generator_loss(D(fake), "non_saturating")
+
+
+STEP_MISTAKES = [
+    Mistake("no_detach_in_d_step", _no_detach,
+            "the discriminator's loss sends gradients into the generator: use G(z).detach() for the "
+            "discriminator step, or G is pushed by D's objective (and you pay for a useless backward pass)."),
+    Mistake("detach_in_g_step", _detach_in_g_step,
+            "the generator's loss reaches no generator weight: you detached G(z) in the generator step. "
+            "Detach only in the discriminator step; the generator learns *through* D."),
+]
+
+
+def check_gan_step_losses(student) -> CheckResult:
+    """gan_step_losses(D, G, real, z) -> (d_loss, g_loss): detach G(z) for D's loss only."""
+    return check_function(student, _reference_step, _step_inputs, STEP_MISTAKES, name="gan_step_losses",
+                          observe=_observe_step, trials=2)
+
+
+# --------------------------------------------------------------------------- gradient penalty
+def _reference_penalty(critic, real, fake, eps):
+    mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    grads, = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
+    return ((grads.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+def _penalty_inputs(generator):
+    seed = int(torch.randint(0, 10_000, (1,), generator=generator))
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        critic = gan.MLPDiscriminator(data_dim=3, hidden=8, depth=2)
+    n = 8
+    return (critic, 2 * torch.randn(n, 3, generator=generator), torch.randn(n, 3, generator=generator),
+            torch.rand(n, 1, generator=generator))
+
+
+def _observe_penalty(fn, args):
+    critic = copy.deepcopy(args[0])
+    penalty = fn(critic, *args[1:])
+    differentiable = isinstance(penalty, torch.Tensor) and penalty.requires_grad and _reaches(penalty, critic)
+    return (penalty.detach() if isinstance(penalty, torch.Tensor) else penalty), differentiable
+
+
+def _no_create_graph(critic, real, fake, eps):
+    mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    grads, = torch.autograd.grad(critic(mixed).sum(), mixed)
+    return ((grads.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+def _norm_over_batch(critic, real, fake, eps):
+    mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    grads, = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
+    return (grads.norm() - 1) ** 2
+
+
+def _squared_norm(critic, real, fake, eps):
+    mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    grads, = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
+    return ((grads.flatten(1).pow(2).sum(1) - 1) ** 2).mean()
+
+
+def _penalty_sum(critic, real, fake, eps):
+    mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    grads, = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
+    return ((grads.flatten(1).norm(dim=1) - 1) ** 2).sum()
+
+
+GP_MISTAKES = [
+    Mistake("no_create_graph", _no_create_graph,
+            "the penalty has the right value but is detached from the critic's weights, so it trains nothing: "
+            "pass create_graph=True to torch.autograd.grad."),
+    Mistake("norm_over_batch", _norm_over_batch,
+            "you took one norm over the whole batch; the constraint is per example: "
+            "grads.flatten(1).norm(dim=1), then the mean of (norm - 1)^2."),
+    Mistake("squared_norm", _squared_norm,
+            "you used the squared norm ||g||^2; the penalty is (||g||_2 - 1)^2 with the plain L2 norm."),
+    Mistake("sum_not_mean", _penalty_sum, _SUM),
+]
+
+
+def check_gradient_penalty(student) -> CheckResult:
+    """gradient_penalty(critic, real, fake, eps) = E[(||grad critic(x_hat)||_2 - 1)^2] (Eq. 2.9)."""
+    return check_function(student, _reference_penalty, _penalty_inputs, GP_MISTAKES, name="gradient_penalty",
+                          observe=_observe_penalty, trials=3)

@@ -1,0 +1,215 @@
+"""Class-conditional GANs: the label y goes into both G and D.
+
+Notebook 06 (``06_conditional_gan.ipynb``) derives the conditional objective
+
+    V(D, G | y) = E_{x,y ~ p_data}[log D(x, y)] + E_{z ~ p_z, y ~ p(y)}[log(1 - D(G(z, y), y))]   (6.1)
+
+whose optimal discriminator is D*(x, y) = p_data(x | y) / (p_data(x | y) + p_G(x | y))     (6.2)
+
+Ways to feed the condition, all implemented here:
+
+* generator: ``"onehot"`` concatenates the one-hot label to z (Eq. 6.3), ``"embedding"``
+  concatenates a *learned* embedding e(y) to z (Eq. 6.4), ``"none"`` drops the label
+  (an unconditional DCGAN with the same layers: the baseline);
+* discriminator: ``"concat"`` appends the one-hot label as 10 constant image planes
+  (Eq. 6.5), ``"projection"`` adds <e(y), phi(x)> to an unconditional score (Eq. 6.6,
+  Miyato & Koyama 2018), ``"none"`` ignores the label.
+
+Images are digits in [-1, 1] (tanh output); ``to_unit_range`` maps them to [0, 1].
+``generate_digit`` is the callback behind the notebook's digit-picker widget.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from .validate import check_positive_int, check_tensor
+
+__all__ = ["GENERATOR_CONDITIONING", "DISCRIMINATOR_CONDITIONING", "one_hot_labels", "generator_input",
+           "discriminator_input", "ConditionalGenerator", "ConditionalDiscriminator", "cgan_discriminator_loss",
+           "cgan_generator_loss", "to_unit_range", "class_grid", "generate_digit", "per_class_accuracy"]
+
+GENERATOR_CONDITIONING = ("onehot", "embedding", "none")
+DISCRIMINATOR_CONDITIONING = ("concat", "projection", "none")
+NUM_CLASSES = 10
+
+
+def _check_choice(value, choices, what):
+    if value not in choices:
+        raise ValueError(f"unknown {what} {value!r}; valid choices: {', '.join(map(repr, choices))}")
+
+
+def _check_labels(labels: torch.Tensor, num_classes: int, batch: int | None = None) -> torch.Tensor:
+    check_tensor(labels, "labels", ndim=1)
+    if labels.is_floating_point():
+        raise TypeError(f"labels must be an integer tensor (class indices), got dtype {labels.dtype}")
+    if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"labels must be class indices in [0, {num_classes - 1}], "
+                         f"got min {labels.min().item()}, max {labels.max().item()}")
+    if batch is not None and len(labels) != batch:
+        raise ValueError(f"need one label per image: got {len(labels)} labels for a batch of {batch}")
+    return labels
+
+
+def one_hot_labels(labels: torch.Tensor, num_classes: int = NUM_CLASSES) -> torch.Tensor:
+    """(N,) class indices -> (N, num_classes) float one-hot vectors."""
+    _check_labels(labels, num_classes)
+    return F.one_hot(labels, num_classes).float()
+
+
+def generator_input(z: torch.Tensor, labels: torch.Tensor, num_classes: int = NUM_CLASSES) -> torch.Tensor:
+    """Eq. (6.3): the generator's input [z, onehot(y)], shape (N, z_dim + num_classes)."""
+    check_tensor(z, "z", ndim=2, floating=True)
+    _check_labels(labels, num_classes, len(z))
+    return torch.cat([z, one_hot_labels(labels, num_classes).to(z)], dim=1)
+
+
+def discriminator_input(images: torch.Tensor, labels: torch.Tensor, num_classes: int = NUM_CLASSES) -> torch.Tensor:
+    """Eq. (6.5): images (N, C, H, W) with the one-hot label appended as num_classes constant planes."""
+    check_tensor(images, "images", ndim=4, floating=True)
+    _check_labels(labels, num_classes, len(images))
+    n, _, h, w = images.shape
+    planes = one_hot_labels(labels, num_classes).to(images)[:, :, None, None].expand(n, num_classes, h, w)
+    return torch.cat([images, planes], dim=1)
+
+
+class ConditionalGenerator(nn.Module):
+    """(z, y) -> 28x28 digit in [-1, 1].
+
+    input [z, c(y)] (c = one-hot, Eq. 6.3, or a learned embedding, Eq. 6.4, or nothing)
+    -> linear -> 2w x 7 x 7 -> convT(4, 2, 1) -> w x 14 x 14 -> convT(4, 2, 1) -> 1 x 28 x 28 -> tanh
+    """
+
+    def __init__(self, z_dim: int = 32, width: int = 32, conditioning: str = "onehot",
+                 num_classes: int = NUM_CLASSES, embedding_dim: int = 10):
+        super().__init__()
+        _check_choice(conditioning, GENERATOR_CONDITIONING, "generator conditioning")
+        check_positive_int(z_dim, "z_dim")
+        check_positive_int(width, "width")
+        self.z_dim, self.num_classes, self.conditioning = z_dim, num_classes, conditioning
+        self.config = {"z_dim": z_dim, "width": width, "conditioning": conditioning,
+                       "num_classes": num_classes, "embedding_dim": embedding_dim}
+        label_dim = {"onehot": num_classes, "embedding": embedding_dim, "none": 0}[conditioning]
+        self.embedding = nn.Embedding(num_classes, embedding_dim) if conditioning == "embedding" else None
+        self.project = nn.Sequential(nn.Linear(z_dim + label_dim, 2 * width * 7 * 7), nn.BatchNorm1d(2 * width * 7 * 7),
+                                     nn.ReLU())
+        self.upsample = nn.Sequential(
+            nn.ConvTranspose2d(2 * width, width, 4, 2, 1), nn.BatchNorm2d(width), nn.ReLU(),
+            nn.ConvTranspose2d(width, 1, 4, 2, 1), nn.Tanh())
+        self.width = width
+
+    def condition(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The vector fed to the first layer: [z, onehot(y)], [z, e(y)] or z."""
+        if self.conditioning == "onehot":
+            return generator_input(z, labels, self.num_classes)
+        _check_labels(labels, self.num_classes, len(z))
+        if self.conditioning == "embedding":
+            return torch.cat([z, self.embedding(labels)], dim=1)
+        return z
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        check_tensor(z, "z", ndim=2, floating=True)
+        if z.shape[1] != self.z_dim:
+            raise ValueError(f"z must have shape (N, {self.z_dim}), got {tuple(z.shape)}")
+        hidden = self.project(self.condition(z, labels))
+        return self.upsample(hidden.view(len(z), 2 * self.width, 7, 7))
+
+
+class ConditionalDiscriminator(nn.Module):
+    """(x, y) -> one logit. conv(4, 2, 1) 28 -> 14 -> 7, then the conditional score.
+
+    "concat":     l = w^T phi([x, onehot planes])                (Eq. 6.5)
+    "projection": l = w^T phi(x) + e(y)^T phi(x)                 (Eq. 6.6)
+    "none":       l = w^T phi(x)                                 (unconditional)
+    """
+
+    def __init__(self, width: int = 32, conditioning: str = "concat", num_classes: int = NUM_CLASSES):
+        super().__init__()
+        _check_choice(conditioning, DISCRIMINATOR_CONDITIONING, "discriminator conditioning")
+        check_positive_int(width, "width")
+        self.conditioning, self.num_classes = conditioning, num_classes
+        self.config = {"width": width, "conditioning": conditioning, "num_classes": num_classes}
+        in_channels = 1 + (num_classes if conditioning == "concat" else 0)
+        feature_dim = 2 * width * 7 * 7
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, width, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(width, 2 * width, 4, 2, 1), nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.2),
+            nn.Flatten())
+        self.score = nn.Linear(feature_dim, 1)
+        self.embedding = nn.Embedding(num_classes, feature_dim) if conditioning == "projection" else None
+        if self.embedding is not None:
+            nn.init.normal_(self.embedding.weight, std=0.02)
+
+    def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        check_tensor(images, "images", ndim=4, floating=True)
+        _check_labels(labels, self.num_classes, len(images))
+        if self.conditioning == "concat":
+            images = discriminator_input(images, labels, self.num_classes)
+        phi = self.features(images)
+        logits = self.score(phi).squeeze(1)
+        if self.conditioning == "projection":
+            logits = logits + (self.embedding(labels) * phi).sum(1)
+        return logits
+
+
+def cgan_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Eq. (6.1) for D, as a loss to minimise: BCE(real, 1) + BCE(fake, 0), on logits."""
+    return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+
+
+def cgan_generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """The non-saturating generator loss -log D(G(z, y), y) = BCE(fake, 1), on logits."""
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+
+def to_unit_range(images: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] (tanh output) -> [0, 1]."""
+    return ((images + 1) / 2).clamp(0, 1)
+
+
+@torch.no_grad()
+def class_grid(generator: ConditionalGenerator, columns: int = 10, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A (10 * columns) batch in [0, 1]: row k holds digit k, column j uses noise z_j (shared by every row)."""
+    check_positive_int(columns, "columns")
+    z = torch.randn(columns, generator.z_dim, generator=torch.Generator().manual_seed(seed))
+    classes = generator.num_classes
+    labels = torch.arange(classes).repeat_interleave(columns)
+    device = next(generator.parameters()).device
+    was_training = generator.training
+    generator.eval()
+    images = generator(z.repeat(classes, 1).to(device), labels.to(device))
+    generator.train(was_training)
+    return to_unit_range(images).cpu(), labels
+
+
+@torch.no_grad()
+def generate_digit(generator: ConditionalGenerator, digit: int, seed: int) -> torch.Tensor:
+    """The widget's callback: (digit, noise seed) -> one (1, 28, 28) image in [0, 1].
+
+    The same seed always gives the same z, so changing only the digit keeps the "style".
+    """
+    if isinstance(digit, bool) or not isinstance(digit, int) or not 0 <= digit < generator.num_classes:
+        raise ValueError(f"digit must be an integer in [0, {generator.num_classes - 1}], got {digit!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    z = torch.randn(1, generator.z_dim, generator=torch.Generator().manual_seed(seed))
+    device = next(generator.parameters()).device
+    was_training = generator.training
+    generator.eval()
+    image = generator(z.to(device), torch.tensor([digit], device=device))
+    generator.train(was_training)
+    return to_unit_range(image)[0].cpu()
+
+
+def per_class_accuracy(predicted: torch.Tensor, requested: torch.Tensor, num_classes: int = NUM_CLASSES) -> torch.Tensor:
+    """For each class k: the fraction of images requested as k that the classifier calls k."""
+    _check_labels(requested, num_classes)
+    _check_labels(predicted, num_classes, len(requested))
+    counts = torch.bincount(requested, minlength=num_classes).float()
+    hits = torch.bincount(requested[predicted == requested], minlength=num_classes).float()
+    if (counts == 0).any():
+        missing = (counts == 0).nonzero().flatten().tolist()
+        raise ValueError(f"no images were requested for classes {missing}: cannot compute their accuracy")
+    return hits / counts

@@ -1,0 +1,345 @@
+"""Generative adversarial networks: models, losses and small tools, in one readable file.
+
+Notebook 02 (``02_gan_objective.ipynb``) derives the objective; notebook 03
+(``03_dcgan.ipynb``) trains a DCGAN on MNIST. Equation numbers refer to them.
+
+Every loss takes the discriminator's *logits* ``l`` (``D(x) = sigmoid(l)``) and
+is written with ``softplus`` (``-log sigmoid(l) = softplus(-l)``,
+``-log(1 - sigmoid(l)) = softplus(l)``): the numerically stable form of Eq. (2.6).
+
+Models
+    ``MLPGenerator`` / ``MLPDiscriminator``: for 1-D and 2-D toy data (notebook 02).
+    ``DCGANGenerator`` / ``DCGANDiscriminator``: 28x28 digits, tanh output in [-1, 1].
+Losses
+    ``discriminator_loss`` and ``generator_loss`` with ``kind`` in ``LOSS_KINDS``,
+    ``gradient_penalty`` (WGAN-GP), ``value_function`` V(D, G).
+Toy data and measures
+    ``eight_gaussians``, ``mode_coverage``, ``optimal_discriminator``, ``js_divergence``.
+Latent space
+    ``slerp``, ``interpolate_latents``, ``latent_at`` (the slider callback of notebook 03).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from .validate import check_positive_int, check_tensor
+
+__all__ = [
+    "LOSS_KINDS", "MLPGenerator", "MLPDiscriminator", "DCGANGenerator", "DCGANDiscriminator", "init_dcgan_weights",
+    "discriminator_loss", "generator_loss", "gradient_penalty", "value_function", "to_unit_range",
+    "sample_latents", "eight_gaussians", "mixture_centers", "ModeCoverage", "mode_coverage",
+    "gaussian_pdf", "optimal_discriminator", "js_divergence", "slerp", "interpolate_latents", "latent_at",
+]
+
+LOSS_KINDS = ("minimax", "non_saturating", "hinge", "wasserstein")
+INTERPOLATIONS = ("linear", "slerp")
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in LOSS_KINDS:
+        raise ValueError(f"unknown GAN loss kind {kind!r}; valid choices: {', '.join(map(repr, LOSS_KINDS))}")
+
+
+# --------------------------------------------------------------------------- models
+class MLPGenerator(nn.Module):
+    """z (N, latent_dim) -> x (N, data_dim): a small ReLU MLP for toy data (notebook 02)."""
+
+    def __init__(self, latent_dim: int = 2, data_dim: int = 2, hidden: int = 128, depth: int = 3):
+        super().__init__()
+        layers, width = [], latent_dim
+        for _ in range(depth):
+            layers += [nn.Linear(width, hidden), nn.ReLU()]
+            width = hidden
+        self.net = nn.Sequential(*layers, nn.Linear(width, data_dim))
+        self.latent_dim = latent_dim
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+class MLPDiscriminator(nn.Module):
+    """x (N, data_dim) -> one logit per example, shape (N,). ``pack`` > 1 is PacGAN:
+    the discriminator judges ``pack`` examples at once (input N = pack * M -> M logits)."""
+
+    def __init__(self, data_dim: int = 2, hidden: int = 128, depth: int = 3, pack: int = 1):
+        super().__init__()
+        check_positive_int(pack, "pack")
+        layers, width = [], data_dim * pack
+        for _ in range(depth):
+            layers += [nn.Linear(width, hidden), nn.LeakyReLU(0.2)]
+            width = hidden
+        self.net = nn.Sequential(*layers, nn.Linear(width, 1))
+        self.data_dim, self.pack = data_dim, pack
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] % self.pack:
+            raise ValueError(f"a PacGAN discriminator with pack={self.pack} needs a batch size divisible by "
+                             f"{self.pack}, got {x.shape[0]}")
+        return self.net(x.reshape(x.shape[0] // self.pack, -1)).squeeze(1)
+
+
+class DCGANGenerator(nn.Module):
+    """z (N, latent_dim) -> digit (N, 1, 28, 28) in [-1, 1] (Radford et al. 2016, sized for MNIST).
+
+    linear -> 4w x 7 x 7, BN, ReLU; convT 4/2/1 -> 2w x 14 x 14, BN, ReLU;
+    convT 4/2/1 -> 1 x 28 x 28, tanh. No bias before BatchNorm (it would be cancelled).
+    """
+
+    def __init__(self, latent_dim: int = 64, width: int = 32):
+        super().__init__()
+        w = width
+        self.project = nn.Sequential(nn.Linear(latent_dim, 4 * w * 7 * 7, bias=False),
+                                     nn.BatchNorm1d(4 * w * 7 * 7), nn.ReLU())
+        self.upsample = nn.Sequential(
+            nn.ConvTranspose2d(4 * w, 2 * w, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * w), nn.ReLU(),
+            nn.ConvTranspose2d(2 * w, 1, 4, 2, 1), nn.Tanh(),
+        )
+        self.latent_dim, self.width = latent_dim, width
+        self.config = {"latent_dim": latent_dim, "width": width}
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        check_tensor(z, "z", ndim=2, floating=True)
+        if z.shape[1] != self.latent_dim:
+            raise ValueError(f"z must have shape (N, {self.latent_dim}), got {tuple(z.shape)}")
+        return self.upsample(self.project(z).view(len(z), 4 * self.width, 7, 7))
+
+
+class DCGANDiscriminator(nn.Module):
+    """digit (N, 1, 28, 28) in [-1, 1] -> one logit per image, shape (N,).
+
+    conv 4/2/1 -> w x 14 x 14, LeakyReLU(0.2) (no BatchNorm on the input layer);
+    conv 4/2/1 -> 2w x 7 x 7, BN, LeakyReLU(0.2); linear -> 1 logit (no sigmoid: Eq. 2.6).
+    ``batch_norm=False`` is for WGAN-GP, whose per-example gradient penalty BatchNorm would mix.
+    """
+
+    def __init__(self, width: int = 32, batch_norm: bool = True):
+        super().__init__()
+        w = width
+        norm = nn.BatchNorm2d(2 * w) if batch_norm else nn.Identity()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, w, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(w, 2 * w, 4, 2, 1, bias=not batch_norm), norm, nn.LeakyReLU(0.2),
+            nn.Flatten(), nn.Linear(2 * w * 7 * 7, 1),
+        )
+        self.config = {"width": width, "batch_norm": batch_norm}
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        check_tensor(images, "images", ndim=4, floating=True)
+        if tuple(images.shape[1:]) != (1, 28, 28):
+            raise ValueError(f"images must have shape (N, 1, 28, 28), got {tuple(images.shape)}")
+        return self.net(images).squeeze(1)
+
+
+def init_dcgan_weights(module: nn.Module) -> None:
+    """DCGAN's initialisation: conv/linear weights ~ N(0, 0.02), BatchNorm scale ~ N(1, 0.02).
+    Use as ``model.apply(init_dcgan_weights)``."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+def sample_latents(n: int, latent_dim: int, seed: int | None = None, device=None) -> torch.Tensor:
+    """n standard-normal latent vectors; a ``seed`` gives the same vectors every time (fixed noise)."""
+    check_positive_int(n, "n")
+    check_positive_int(latent_dim, "latent_dim")
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    return torch.randn(n, latent_dim, generator=generator).to(device or "cpu")
+
+
+def to_unit_range(images: torch.Tensor) -> torch.Tensor:
+    """tanh outputs in [-1, 1] -> [0, 1] for metrics and plots: (x + 1) / 2."""
+    return ((images + 1) / 2).clamp(0, 1)
+
+
+# --------------------------------------------------------------------------- losses
+def _check_logits(*logits: torch.Tensor) -> None:
+    for name, value in zip(("real_logits", "fake_logits"), logits):
+        check_tensor(value, name, floating=True)
+
+
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, kind: str = "non_saturating") -> torch.Tensor:
+    """The discriminator's loss on logits, averaged over the batch.
+
+    minimax / non_saturating (same D loss, Eq. 2.6): -E[log D(x)] - E[log(1 - D(G(z)))]
+        = E[softplus(-l_real)] + E[softplus(l_fake)]   (BCEWithLogits with targets 1 and 0)
+    hinge:       E[relu(1 - l_real)] + E[relu(1 + l_fake)]
+    wasserstein: E[l_fake] - E[l_real]  (the critic loss, Eq. 2.8; needs a Lipschitz constraint)
+    """
+    _check_kind(kind)
+    _check_logits(real_logits, fake_logits)
+    if kind in ("minimax", "non_saturating"):
+        return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+    if kind == "hinge":
+        return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+    return fake_logits.mean() - real_logits.mean()
+
+
+def generator_loss(fake_logits: torch.Tensor, kind: str = "non_saturating") -> torch.Tensor:
+    """The generator's loss on the discriminator's logits for G(z), averaged over the batch.
+
+    minimax (Eq. 2.4):        E[log(1 - D(G(z)))] = -E[softplus(l)]   (saturates when D(G(z)) -> 0)
+    non_saturating (Eq. 2.5): -E[log D(G(z))]     =  E[softplus(-l)]
+    hinge, wasserstein:       -E[l]
+    """
+    _check_kind(kind)
+    _check_logits(fake_logits)
+    if kind == "minimax":
+        return -F.softplus(fake_logits).mean()
+    if kind == "non_saturating":
+        return F.softplus(-fake_logits).mean()
+    return -fake_logits.mean()
+
+
+def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    """WGAN-GP (Eq. 2.9): E[(||grad_x critic(x_hat)||_2 - 1)^2], x_hat = eps real + (1 - eps) fake.
+
+    One eps ~ U[0, 1] per example. The graph is kept (``create_graph=True``) so the
+    penalty can be back-propagated into the critic's weights. ``fake`` should be detached.
+    """
+    check_tensor(real, "real", floating=True)
+    check_tensor(fake, "fake", floating=True)
+    if real.shape != fake.shape:
+        raise ValueError(f"real and fake must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
+    eps = torch.rand((real.shape[0],) + (1,) * (real.ndim - 1), generator=generator).to(real)
+    mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    scores = critic(mixed)
+    grads, = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
+    return ((grads.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+def value_function(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Eq. (2.1), estimated on a batch: V(D, G) = E[log D(x)] + E[log(1 - D(G(z)))].
+    It equals minus the discriminator loss; its maximum over D is -log 4 + 2 JSD (Eq. 2.3)."""
+    return -discriminator_loss(real_logits, fake_logits, "minimax")
+
+
+# --------------------------------------------------------------------------- toy data and measures
+def mixture_centers(modes: int = 8, radius: float = 2.0) -> torch.Tensor:
+    """(modes, 2) centres evenly spaced on a circle."""
+    check_positive_int(modes, "modes")
+    angles = torch.arange(modes, dtype=torch.float) * (2 * math.pi / modes)
+    return radius * torch.stack([angles.cos(), angles.sin()], dim=1)
+
+
+def eight_gaussians(n: int, std: float = 0.05, radius: float = 2.0, modes: int = 8,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+    """n points (n, 2) from an equal-weight mixture of ``modes`` Gaussians on a circle."""
+    check_positive_int(n, "n")
+    if std <= 0:
+        raise ValueError(f"std must be positive, got {std}")
+    which = torch.randint(modes, (n,), generator=generator)
+    return mixture_centers(modes, radius)[which] + std * torch.randn(n, 2, generator=generator)
+
+
+@dataclass
+class ModeCoverage:
+    """How a sample set covers a mixture: ``modes_covered`` of ``modes`` (each mode holds at least
+    ``min_fraction`` of the samples within ``3 std``), ``high_quality`` = fraction of samples
+    within 3 std of some centre, and the fraction of samples per mode."""
+
+    modes_covered: int
+    modes: int
+    high_quality: float
+    per_mode: list[float]
+
+    def __str__(self):
+        return f"{self.modes_covered}/{self.modes} modes covered, {self.high_quality:.0%} of samples near a mode"
+
+
+def mode_coverage(samples: torch.Tensor, centers: torch.Tensor, std: float,
+                  min_fraction: float | None = None) -> ModeCoverage:
+    """Count the modes a generator covers (the mode-collapse detector of notebook 02).
+
+    A sample belongs to its nearest centre if it lies within 3 std of it. A mode is
+    *covered* when it holds at least ``min_fraction`` of the samples (default: a
+    quarter of its fair share, 1 / (4 * modes)).
+    """
+    check_tensor(samples, "samples", ndim=2, floating=True)
+    if samples.shape[1] != centers.shape[1]:
+        raise ValueError(f"samples have {samples.shape[1]} dimensions but centers have {centers.shape[1]}")
+    modes = len(centers)
+    min_fraction = 1 / (4 * modes) if min_fraction is None else min_fraction
+    distances = torch.cdist(samples.detach().float().cpu(), centers.float())
+    nearest_distance, nearest = distances.min(1)
+    close = nearest_distance < 3 * std
+    per_mode = torch.bincount(nearest[close], minlength=modes).float() / len(samples)
+    return ModeCoverage(int((per_mode >= min_fraction).sum()), modes, float(close.float().mean()),
+                        [round(v, 4) for v in per_mode.tolist()])
+
+
+def gaussian_pdf(x, mean: float, std: float):
+    """Density of N(mean, std^2) at x (numpy array or float)."""
+    return np.exp(-0.5 * ((np.asarray(x) - mean) / std) ** 2) / (std * math.sqrt(2 * math.pi))
+
+
+def optimal_discriminator(p_data, p_g):
+    """Eq. (2.2): D*(x) = p_data(x) / (p_data(x) + p_g(x)), given both densities at the same points."""
+    p_data, p_g = np.asarray(p_data, dtype=float), np.asarray(p_g, dtype=float)
+    if p_data.shape != p_g.shape:
+        raise ValueError(f"p_data and p_g must have the same shape, got {p_data.shape} and {p_g.shape}")
+    if (p_data < 0).any() or (p_g < 0).any():
+        raise ValueError("densities must be non-negative")
+    total = p_data + p_g
+    return np.divide(p_data, total, out=np.full_like(total, 0.5), where=total > 0)
+
+
+def js_divergence(p, q, x) -> float:
+    """Jensen-Shannon divergence (natural log) of two 1-D densities sampled on the grid x,
+    by the trapezoid rule: JSD = KL(p || m) / 2 + KL(q || m) / 2 with m = (p + q) / 2."""
+    p, q, x = (np.asarray(a, dtype=float) for a in (p, q, x))
+    if not (p.shape == q.shape == x.shape) or p.ndim != 1:
+        raise ValueError(f"p, q and x must be 1-D arrays of one length, got {p.shape}, {q.shape}, {x.shape}")
+    m = (p + q) / 2
+
+    def kl_to_m(a):
+        terms = np.where(a > 0, a * np.log(np.where(a > 0, a, 1) / np.where(m > 0, m, 1)), 0.0)
+        return np.trapezoid(terms, x) if hasattr(np, "trapezoid") else np.trapz(terms, x)
+
+    return float(0.5 * kl_to_m(p) + 0.5 * kl_to_m(q))
+
+
+# --------------------------------------------------------------------------- latent space
+def slerp(z0: torch.Tensor, z1: torch.Tensor, t: float) -> torch.Tensor:
+    """Spherical interpolation (Eq. 3.3): moves along the great circle between z0 and z1,
+    keeping the norm typical of Gaussian latents; falls back to linear when they are parallel."""
+    check_tensor(z0, "z0", floating=True)
+    if z0.shape != z1.shape:
+        raise ValueError(f"z0 and z1 must have the same shape, got {tuple(z0.shape)} and {tuple(z1.shape)}")
+    if not 0.0 <= float(t) <= 1.0:
+        raise ValueError(f"t must be in [0, 1], got {t}")
+    cos = (F.normalize(z0, dim=-1) * F.normalize(z1, dim=-1)).sum(-1, keepdim=True).clamp(-1, 1)
+    omega = torch.acos(cos)
+    sin = torch.sin(omega)
+    linear = (1 - t) * z0 + t * z1
+    spherical = (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / sin.clamp_min(1e-8)
+    return torch.where(sin.abs() < 1e-6, linear, spherical)
+
+
+def latent_at(z0: torch.Tensor, z1: torch.Tensor, t: float, method: str = "slerp") -> torch.Tensor:
+    """The latent vector at position t in [0, 1] between z0 and z1: the slider callback of notebook 03."""
+    if method not in INTERPOLATIONS:
+        raise ValueError(f"unknown interpolation {method!r}; valid choices: {', '.join(map(repr, INTERPOLATIONS))}")
+    if method == "slerp":
+        return slerp(z0, z1, t)
+    if not 0.0 <= float(t) <= 1.0:
+        raise ValueError(f"t must be in [0, 1], got {t}")
+    return (1 - t) * z0 + t * z1
+
+
+def interpolate_latents(z0: torch.Tensor, z1: torch.Tensor, steps: int, method: str = "slerp") -> torch.Tensor:
+    """``steps`` latents from z0 to z1 inclusive, stacked: (steps, latent_dim) for 1-D z0."""
+    check_positive_int(steps, "steps")
+    if steps < 2:
+        raise ValueError(f"steps must be at least 2 (both end points), got {steps}")
+    return torch.stack([latent_at(z0, z1, i / (steps - 1), method) for i in range(steps)])

@@ -1,0 +1,109 @@
+"""Specification of course_lib.data: offline MNIST with a deterministic split, photos split by photo."""
+import socket
+
+import pytest
+import torch
+
+from course_lib import data
+
+
+@pytest.fixture(autouse=True)
+def _bundled(monkeypatch):
+    monkeypatch.setenv("COURSE_MNIST", "bundled")
+
+
+def test_bundled_mnist_splits_are_stratified_disjoint_and_sized_80_10_10():
+    splits = {name: data.load_mnist(name) for name in data.MNIST_SPLITS}
+    assert [len(splits[s]) for s in data.MNIST_SPLITS] == [4000, 500, 500]
+    for name, dataset in splits.items():
+        counts = torch.bincount(dataset.tensors[1], minlength=10)
+        assert (counts == len(dataset) // 10).all(), f"{name} is not class-balanced: {counts.tolist()}"
+    flat = {name: {tuple(x.flatten().tolist()[::7]) for x in ds.tensors[0]} for name, ds in splits.items()}
+    assert not (flat["train"] & flat["test"]) and not (flat["val"] & flat["test"])
+
+
+def test_mnist_images_are_float_in_unit_range_with_channel_dimension():
+    images, labels = data.load_mnist("val").tensors
+    assert images.shape[1:] == (1, 28, 28) and images.dtype == torch.float32
+    assert images.min() >= 0 and images.max() <= 1 and images.max() > 0.99
+    assert labels.dtype == torch.int64
+
+
+def test_the_split_is_deterministic_and_depends_on_the_seed():
+    a, b = data.load_mnist("train", seed=0), data.load_mnist("train", seed=0)
+    c = data.load_mnist("train", seed=1)
+    assert torch.equal(a.tensors[0], b.tensors[0])
+    assert not torch.equal(a.tensors[0], c.tensors[0])
+
+
+def test_limit_keeps_a_prefix():
+    assert len(data.load_mnist("train", limit=100)) == 100
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"split": "training"}, "valid choices"),
+    ({"source": "kaggle"}, "valid choices"),
+    ({"limit": 0}, "positive integer"),
+])
+def test_bad_mnist_arguments_name_the_valid_choices(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        data.load_mnist(**kwargs)
+
+
+def test_auto_source_falls_back_to_bundled_digits_offline_without_hanging(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("COURSE_MNIST", "auto")
+    monkeypatch.setenv("COURSE_DATA", str(tmp_path))
+    monkeypatch.setattr(data, "_download_failed", False)
+
+    def refuse(*args, **kwargs):
+        raise OSError("network is unreachable (test)")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    assert data.mnist_source() == "bundled"
+    assert "could not be downloaded" in capsys.readouterr().out
+    assert [p.name for p in tmp_path.iterdir()] == [], "a failed download must leave no partial files"
+
+
+def test_forcing_torchvision_offline_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_DATA", str(tmp_path))
+    monkeypatch.setattr(data, "_download_failed", True)
+    with pytest.raises(RuntimeError, match="neither cached"):
+        data.mnist_source("torchvision")
+
+
+def test_photos_are_split_by_photo_into_train_and_heldout():
+    train, heldout = set(data.photo_names("train")), set(data.photo_names("heldout"))
+    assert train and heldout and not (train & heldout)
+    assert set(data.photo_names("all")) == train | heldout
+
+
+def test_load_photo_returns_chw_in_unit_range_in_colour_or_grey():
+    colour, grey = data.load_photo("astronaut"), data.load_photo("astronaut", color=False)
+    assert colour.shape == (3, 512, 512) and grey.shape == (1, 512, 512)
+    assert 0 <= colour.min() and colour.max() <= 1
+    assert data.load_photo("camera").shape[0] == 3, "grey photos are repeated to 3 channels when color=True"
+
+
+def test_photo_patches_are_reproducible_and_come_only_from_their_split():
+    a = data.PhotoPatches("heldout", patch_size=32, n_patches=20, seed=3)
+    b = data.PhotoPatches("heldout", patch_size=32, n_patches=20, seed=3)
+    assert len(a) == 20 and a[0].shape == (3, 32, 32)
+    assert all(torch.equal(a[i], b[i]) for i in range(20))
+    assert set(a.names) <= set(data.photo_names("heldout"))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"split": "test"}, "valid choices"),
+    ({"patch_size": 10_000}, "larger than the smallest photo"),
+    ({"patch_size": -4}, "positive integer"),
+    ({"n_patches": 0}, "positive integer"),
+    ({"names": ["coffee"]}, "not in split"),
+])
+def test_bad_patch_arguments_are_clear_value_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        data.PhotoPatches(**kwargs)
+
+
+def test_unknown_photo_lists_the_valid_names():
+    with pytest.raises(ValueError, match="astronaut"):
+        data.load_photo("mona_lisa")

@@ -1,0 +1,232 @@
+"""Specifications of course_lib.gan and course_lib.checks.gan."""
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from course_lib import gan
+from course_lib.checks import gan as checks
+
+
+# --------------------------------------------------------------------------- models
+def test_dcgan_generator_makes_28x28_digits_in_tanh_range():
+    generator = gan.DCGANGenerator(latent_dim=16, width=8)
+    images = generator(torch.randn(5, 16))
+    assert images.shape == (5, 1, 28, 28)
+    assert images.min() >= -1 and images.max() <= 1
+
+
+def test_dcgan_discriminator_gives_one_logit_per_image():
+    for batch_norm in (True, False):
+        discriminator = gan.DCGANDiscriminator(width=8, batch_norm=batch_norm)
+        assert discriminator(torch.rand(3, 1, 28, 28) * 2 - 1).shape == (3,)
+
+
+def test_dcgan_models_reject_wrong_shapes_with_clear_messages():
+    with pytest.raises(ValueError, match=r"z must have shape \(N, 16\)"):
+        gan.DCGANGenerator(latent_dim=16, width=8)(torch.randn(2, 10))
+    with pytest.raises(ValueError, match=r"\(N, 1, 28, 28\)"):
+        gan.DCGANDiscriminator(width=8)(torch.randn(2, 1, 32, 32))
+
+
+def test_mlp_discriminator_packs_examples_for_pacgan():
+    discriminator = gan.MLPDiscriminator(data_dim=2, hidden=8, pack=2)
+    assert discriminator(torch.randn(6, 2)).shape == (3,)
+    with pytest.raises(ValueError, match="divisible by 2"):
+        discriminator(torch.randn(5, 2))
+
+
+def test_dcgan_init_sets_small_normal_weights():
+    generator = gan.DCGANGenerator(latent_dim=16, width=8)
+    generator.apply(gan.init_dcgan_weights)
+    weight = generator.upsample[0].weight
+    assert abs(weight.std().item() - 0.02) < 0.005
+
+
+def test_fixed_noise_is_reproducible_and_to_unit_range_maps_tanh_to_unit_interval():
+    assert torch.equal(gan.sample_latents(4, 8, seed=3), gan.sample_latents(4, 8, seed=3))
+    assert torch.allclose(gan.to_unit_range(torch.tensor([-1.0, 0.0, 1.0])), torch.tensor([0.0, 0.5, 1.0]))
+
+
+# --------------------------------------------------------------------------- losses
+def test_losses_equal_their_log_formulas_on_probabilities():
+    real, fake = torch.randn(64), torch.randn(64)
+    d_real, d_fake = torch.sigmoid(real), torch.sigmoid(fake)
+    expected_d = -(torch.log(d_real).mean() + torch.log(1 - d_fake).mean())
+    assert torch.allclose(gan.discriminator_loss(real, fake, "minimax"), expected_d, atol=1e-5)
+    assert torch.allclose(gan.generator_loss(fake, "minimax"), torch.log(1 - d_fake).mean(), atol=1e-5)
+    assert torch.allclose(gan.generator_loss(fake, "non_saturating"), -torch.log(d_fake).mean(), atol=1e-5)
+
+
+def test_discriminator_loss_matches_bce_with_logits():
+    real, fake = torch.randn(32), torch.randn(32)
+    bce = F.binary_cross_entropy_with_logits
+    expected = bce(real, torch.ones(32)) + bce(fake, torch.zeros(32))
+    assert torch.allclose(gan.discriminator_loss(real, fake), expected, atol=1e-6)
+
+
+def test_losses_stay_finite_for_extreme_logits():
+    logits = torch.tensor([-200.0, 200.0])
+    for kind in gan.LOSS_KINDS:
+        assert torch.isfinite(gan.discriminator_loss(logits, logits, kind))
+        assert torch.isfinite(gan.generator_loss(logits, kind))
+
+
+def test_hinge_and_wasserstein_losses_have_their_formulas():
+    real, fake = torch.tensor([2.0, 0.5]), torch.tensor([-2.0, 0.0])
+    assert gan.discriminator_loss(real, fake, "hinge").item() == pytest.approx(0.25 + 0.5)
+    assert gan.discriminator_loss(real, fake, "wasserstein").item() == pytest.approx(-1.0 - 1.25)
+    assert gan.generator_loss(fake, "hinge").item() == pytest.approx(1.0)
+
+
+def test_unknown_loss_kind_names_the_valid_choices():
+    with pytest.raises(ValueError, match="non_saturating"):
+        gan.generator_loss(torch.zeros(2), "least_squares")
+
+
+def test_value_function_at_chance_is_minus_log_4():
+    zeros = torch.zeros(10)
+    assert gan.value_function(zeros, zeros).item() == pytest.approx(-math.log(4))
+
+
+def test_gradient_penalty_is_zero_for_a_unit_slope_critic_and_differentiable():
+    critic = torch.nn.Linear(4, 1, bias=False)
+    with torch.no_grad():
+        critic.weight.copy_(torch.tensor([[0.6, 0.8, 0.0, 0.0]]))  # gradient norm exactly 1
+    penalty = gan.gradient_penalty(critic, torch.randn(8, 4), torch.randn(8, 4))
+    assert penalty.item() == pytest.approx(0.0, abs=1e-10)
+    with torch.no_grad():
+        critic.weight.mul_(3.0)  # norm 3 -> penalty (3 - 1)^2 = 4
+    penalty = gan.gradient_penalty(critic, torch.randn(8, 4), torch.randn(8, 4))
+    assert penalty.item() == pytest.approx(4.0, rel=1e-5)
+    penalty.backward()
+    assert critic.weight.grad is not None and critic.weight.grad.abs().sum() > 0
+
+
+def test_a_few_discriminator_steps_lower_its_loss_on_a_tiny_batch():
+    torch.manual_seed(0)
+    discriminator = gan.MLPDiscriminator(data_dim=2, hidden=16, depth=2)
+    optimizer = torch.optim.Adam(discriminator.parameters(), lr=1e-2)
+    real, fake = torch.randn(32, 2) + 2, torch.randn(32, 2) - 2
+    first = gan.discriminator_loss(discriminator(real), discriminator(fake)).item()
+    for _ in range(30):
+        loss = gan.discriminator_loss(discriminator(real), discriminator(fake))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 0.5 * first
+
+
+# --------------------------------------------------------------------------- toy data and measures
+def test_eight_gaussians_cluster_around_their_centres():
+    samples = gan.eight_gaussians(4000, std=0.05, generator=torch.Generator().manual_seed(0))
+    coverage = gan.mode_coverage(samples, gan.mixture_centers(), std=0.05)
+    assert coverage.modes_covered == 8 and coverage.high_quality > 0.99
+    assert all(abs(f - 1 / 8) < 0.03 for f in coverage.per_mode)
+
+
+def test_mode_coverage_detects_a_collapsed_generator():
+    centres = gan.mixture_centers()
+    collapsed = centres[[0, 3]].repeat(100, 1) + 0.01 * torch.randn(200, 2)
+    coverage = gan.mode_coverage(collapsed, centres, std=0.05)
+    assert coverage.modes_covered == 2
+    far_away = torch.zeros(50, 2)
+    assert gan.mode_coverage(far_away, centres, std=0.05).high_quality == 0.0
+
+
+def test_optimal_discriminator_and_jsd_have_their_analytic_values():
+    x = np.linspace(-12, 12, 20001)
+    p, q = gan.gaussian_pdf(x, 0, 1), gan.gaussian_pdf(x, 1, 1)
+    d_star = gan.optimal_discriminator(p, q)
+    assert np.allclose(d_star, p / (p + q))
+    assert gan.js_divergence(p, p, x) == pytest.approx(0.0, abs=1e-9)
+    far = gan.gaussian_pdf(x, 8, 0.5)
+    assert gan.js_divergence(gan.gaussian_pdf(x, -8, 0.5), far, x) == pytest.approx(math.log(2), rel=1e-4)
+    # Eq. (2.3): V(D*, G) = -log 4 + 2 JSD
+    v = np.trapezoid(p * np.log(d_star) + q * np.log(1 - d_star), x)
+    assert v == pytest.approx(-math.log(4) + 2 * gan.js_divergence(p, q, x), rel=1e-6)
+
+
+def test_optimal_discriminator_rejects_mismatched_densities():
+    with pytest.raises(ValueError, match="same shape"):
+        gan.optimal_discriminator(np.ones(3), np.ones(4))
+
+
+# --------------------------------------------------------------------------- latent interpolation
+def test_slerp_hits_both_end_points_and_keeps_the_norm_of_equal_norm_latents():
+    z0 = torch.tensor([3.0, 0.0])
+    z1 = torch.tensor([0.0, 3.0])
+    assert torch.allclose(gan.slerp(z0, z1, 0.0), z0) and torch.allclose(gan.slerp(z0, z1, 1.0), z1, atol=1e-6)
+    middle = gan.slerp(z0, z1, 0.5)
+    assert middle.norm().item() == pytest.approx(3.0, rel=1e-5)
+    assert (gan.latent_at(z0, z1, 0.5, "linear").norm().item()) == pytest.approx(3 / math.sqrt(2), rel=1e-5)
+
+
+def test_slerp_of_parallel_latents_falls_back_to_linear():
+    z = torch.tensor([1.0, 2.0])
+    assert torch.allclose(gan.slerp(z, 2 * z, 0.5), 1.5 * z)
+
+
+def test_interpolate_latents_returns_a_path_from_z0_to_z1():
+    z0, z1 = torch.randn(8), torch.randn(8)
+    path = gan.interpolate_latents(z0, z1, steps=5)
+    assert path.shape == (5, 8)
+    assert torch.allclose(path[0], z0, atol=1e-6) and torch.allclose(path[-1], z1, atol=1e-5)
+
+
+def test_latent_interpolation_rejects_bad_input():
+    z = torch.randn(4)
+    with pytest.raises(ValueError, match="valid choices"):
+        gan.latent_at(z, z, 0.5, "cubic")
+    with pytest.raises(ValueError, match=r"t must be in \[0, 1\]"):
+        gan.slerp(z, -z, 1.5)
+    with pytest.raises(ValueError, match="at least 2"):
+        gan.interpolate_latents(z, z, 1)
+
+
+# --------------------------------------------------------------------------- exercise checks
+def _reference_step(D, G, real, z):
+    fake = G(z)
+    return (gan.discriminator_loss(D(real), D(fake.detach()), "minimax"),
+            gan.generator_loss(D(fake), "non_saturating"))
+
+
+def _reference_penalty(critic, real, fake, eps):
+    mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    grads, = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
+    return ((grads.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+CASES = [
+    (checks.check_discriminator_loss, lambda r, f: F.softplus(-r).mean() + F.softplus(f).mean(), checks.D_LOSS_MISTAKES),
+    (checks.check_generator_loss_minimax, lambda f: torch.log1p(-torch.sigmoid(f)).mean(), checks.G_MINIMAX_MISTAKES),
+    (checks.check_generator_loss_non_saturating, lambda f: -F.logsigmoid(f).mean(), checks.G_NON_SATURATING_MISTAKES),
+    (checks.check_gan_step_losses, _reference_step, checks.STEP_MISTAKES),
+    (checks.check_gradient_penalty, _reference_penalty, checks.GP_MISTAKES),
+]
+
+
+@pytest.mark.parametrize("check, reference, mistakes", CASES, ids=[c[0].__name__ for c in CASES])
+def test_each_check_passes_the_reference_and_names_every_listed_mistake(check, reference, mistakes):
+    assert check(reference).passed
+    for mistake in mistakes:
+        result = check(mistake.implementation)
+        assert not result.passed
+        assert result.diagnosis == mistake.name, (mistake.name, result.message)
+        assert result.message == mistake.message
+
+
+def test_the_assignment_mistakes_the_issue_lists_are_all_covered():
+    names = {m.name for m in checks.D_LOSS_MISTAKES + checks.G_NON_SATURATING_MISTAKES + checks.STEP_MISTAKES}
+    assert {"missing_log", "flipped_sign", "sum_not_mean", "log_free", "no_detach_in_d_step",
+            "detach_in_g_step"} <= names
+
+
+def test_checks_report_unimplemented_and_crashing_functions_without_a_traceback():
+    def unimplemented(real_logits, fake_logits):
+        raise NotImplementedError()
+
+    assert checks.check_discriminator_loss(unimplemented).diagnosis == "not_implemented"
+    assert checks.check_gradient_penalty(lambda *args: 1 / 0).diagnosis == "raised"
