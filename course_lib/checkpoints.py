@@ -66,8 +66,9 @@ def _as_dict(obj, what, kind=None):
     if kind is not None:
         for name, value in items.items():
             if not isinstance(value, kind):
-                raise TypeError(f"{what} {name!r} must be a {kind.__module__.split('.')[0]}.{kind.__name__} "
-                                f"(or a dict name -> {kind.__name__}), got {type(value).__name__}")
+                full_name = {nn.Module: "torch.nn.Module", torch.optim.Optimizer: "torch.optim.Optimizer"}[kind]
+                raise TypeError(f"{what} {name!r} must be a {full_name} (or a dict name -> {kind.__name__}), "
+                                f"got {type(value).__name__}")
     return items
 
 

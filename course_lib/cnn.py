@@ -45,6 +45,9 @@ def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int 
 
 def pool_output_size(size: int, kernel_size: int, stride: int | None = None, padding: int = 0) -> int:
     """Eq. (1.2): pooling follows the convolution formula with stride defaulting to the kernel size."""
+    _check_sizes(kernel_size=kernel_size, padding=padding)
+    if padding > kernel_size // 2:
+        raise ValueError(f"pooling padding must be at most half the kernel size ({kernel_size // 2}), got {padding}")
     return conv_output_size(size, kernel_size, kernel_size if stride is None else stride, padding)
 
 

@@ -162,28 +162,58 @@ BUDGETS: dict[str, dict[str, Budget]] = {
     },
     # Each entry below belongs to one notebook; edit only your notebook's entry.
     "gan_objective": {  # notebooks/02_gan_objective.ipynb
-        "steps": Budget(full=3000, fast=300),
+        "steps": Budget(full=1500, fast=300),  # 8-Gaussian GAN: optimizer steps of each of G and D
+        "discriminator_steps": Budget(full=1500, fast=200),  # 1-D discriminator vs the analytic D*
+        "critic_steps": Budget(full=1000, fast=150),  # Wasserstein critic, with and without penalty
     },
     "dcgan": {  # notebooks/03_dcgan.ipynb
-        "steps": Budget(full=3000, fast=150),
+        "steps": Budget(full=3000, fast=120),  # optimizer steps of each of G and D (an epoch is 62)
+        "batch_size": Budget(full=64, fast=64),
+        "lr": Budget(full=5e-4, fast=5e-4),  # Adam, betas (0.5, 0.999); the paper's 2e-4 is slower on 3000 steps
+        "width": Budget(full=32, fast=16),  # channels of the first D layer; G has 4x / 2x
+        "samples": Budget(full=1000, fast=300),  # generated digits scored by the evaluation network
     },
     "vae_elbo": {  # notebooks/04_vae_elbo.ipynb
-        "steps": Budget(full=2000, fast=200),
+        "steps": Budget(full=3000, fast=150),  # optimizer steps of the MLP VAE at lr (an epoch is 32 steps)
+        "finetune_steps": Budget(full=1000, fast=50),  # then at lr / 5
+        "batch_size": Budget(full=128, fast=128),
+        "lr": Budget(full=1e-3, fast=1e-3),
+        "demo_steps": Budget(full=500, fast=60),  # each "what goes wrong" variant and its baseline
+        "iw_samples": Budget(full=100, fast=100),  # k of the importance-weighted estimate
     },
     "vae_latent": {  # notebooks/05_vae_latent_space.ipynb
-        "steps": Budget(full=3000, fast=200),
+        "conv_steps": Budget(full=3000, fast=120),  # conv VAE at lr, batch 64 (an epoch is 63 steps)
+        "conv_finetune_steps": Budget(full=500, fast=20),  # then at lr / 5
+        "conv_batch_size": Budget(full=64, fast=64),
+        "latent2d_steps": Budget(full=2000, fast=100),  # the 2-D latent MLP VAE, batch 128
+        "beta_steps": Budget(full=800, fast=40),  # each MLP VAE of the beta curve, batch 128
+        "lr": Budget(full=1e-3, fast=1e-3),
+        "iw_samples": Budget(full=100, fast=100),  # k of the importance-weighted estimate
+        "iw_digits": Budget(full=500, fast=100),  # test digits it is averaged over (500 = all bundled ones)
     },
-    "cgan": {  # notebooks/06_conditional_gan.ipynb
-        "steps": Budget(full=3000, fast=150),
+    "cgan": {  # notebooks/06_conditional_gan.ipynb (three GANs are trained on this budget)
+        "steps": Budget(full=1200, fast=80),
+        "batch_size": Budget(full=64, fast=64),
+        "lr": Budget(full=5e-4, fast=5e-4),
+        "samples_per_class": Budget(full=300, fast=150),  # for accuracy and per-class FID (> 128)
     },
-    "pix2pix": {  # notebooks/07_pix2pix.ipynb
-        "steps": Budget(full=2000, fast=100),
+    "pix2pix": {  # notebooks/07_pix2pix.ipynb (five small translators are trained on this budget)
+        "steps": Budget(full=600, fast=60),
+        "batch_size": Budget(full=32, fast=32),
+        "lr": Budget(full=1e-3, fast=1e-3),
     },
     "style": {  # notebooks/08_style_transfer.ipynb
-        "steps": Budget(full=300, fast=30),
+        "steps": Budget(full=200, fast=12),  # Adam steps on the pixels (L-BFGS gets a third of them)
+        "size": Budget(full=128, fast=48),  # image side in pixels (GPUs: 256-512)
+        "tradeoff_steps": Budget(full=60, fast=4),  # steps per style weight in the trade-off sweep
     },
     "enhance": {  # notebooks/09_image_enhancement.ipynb
-        "steps": Budget(full=2000, fast=100),
+        "denoise_steps": Budget(full=1500, fast=60),
+        "sr_steps": Budget(full=600, fast=30),  # per scale (x2 and x3)
+        "color_steps": Budget(full=300, fast=20),
+        "batch_size": Budget(full=16, fast=8),
+        "patch_size": Budget(full=48, fast=48),
+        "eval_crop": Budget(full=192, fast=96),  # centre crop of each held-out photo
     },
 }
 

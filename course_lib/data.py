@@ -116,7 +116,9 @@ def _download_torchvision_mnist(root: Path, timeout_s: float = DOWNLOAD_TIMEOUT_
         return True
     except Exception as error:  # offline, DNS failure, timeout, bad checksum...
         _download_failed = True
-        print(f"[data] full MNIST could not be downloaded ({type(error).__name__}: {str(error).splitlines()[0][:120]})")
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [""]
+        why = lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1]}"  # torchvision puts the cause last
+        print(f"[data] full MNIST could not be downloaded ({type(error).__name__}: {why[:200]})")
         return False
     finally:
         socket.setdefaulttimeout(old_timeout)

@@ -31,7 +31,7 @@ from .config import is_fast
 
 __all__ = ["make_fabric", "default_precision", "seed_everything", "environment_report", "progress",
            "History", "TrainingDiverged", "check_finite", "fit", "DiscriminatorWinsWarning",
-           "warn_if_discriminator_wins"]
+           "warn_if_discriminator_wins", "setup_model", "to_device"]
 
 
 class TrainingDiverged(RuntimeError):
@@ -214,17 +214,31 @@ def warn_if_discriminator_wins(d_real_mean, d_fake_mean, step: int, tolerance: f
 
 
 class _EpochSampler(Sampler):
-    """A seeded permutation per epoch, starting at an offset (so a resume continues mid-epoch)."""
+    """A seeded permutation per epoch, starting at an offset (so a resume continues mid-epoch).
 
-    def __init__(self, n: int, seed: int, epoch: int, start: int):
+    Under DDP every process draws the same permutation, cuts it into *global* batches of
+    ``batch_size`` and keeps its own share (``rank::world_size``) of each, so N processes with
+    batch_size / N images each see exactly the global batches a single process would.
+    """
+
+    def __init__(self, n: int, seed: int, epoch: int, start: int, batch_size: int = 1,
+                 rank: int = 0, world_size: int = 1):
         self.n, self.seed, self.epoch, self.start = n, seed, epoch, start
+        self.batch_size, self.rank, self.world_size = batch_size, rank, world_size
+
+    def _indices(self) -> list[int]:
+        order = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 100_003 + self.epoch))
+        order = order[self.start:].tolist()
+        if self.world_size == 1:
+            return order
+        return [i for b in range(0, len(order), self.batch_size)
+                for i in order[b:b + self.batch_size][self.rank::self.world_size]]
 
     def __iter__(self):
-        order = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 100_003 + self.epoch))
-        return iter(order[self.start:].tolist())
+        return iter(self._indices())
 
     def __len__(self):
-        return self.n - self.start
+        return len(self._indices())
 
 
 def _batch_size(batch) -> int:
@@ -277,28 +291,32 @@ def fit(model: nn.Module, dataset: Dataset, loss_fn: Callable, *, optimizer: tor
         state = load_checkpoint(checkpoint, models=model, optimizers=optimizer, restore_rng=True)
         step, history = state["step"], History(state["history"])
         print(f"[fit] resumed from {checkpoint} at step {step}")
-    model_f, optimizer_f = fabric.setup(model, optimizer)
+    model_f, optimizer_f = setup_model(fabric, model, optimizer)
     n = len(dataset)
     steps_per_epoch = max(1, math.ceil(n / batch_size))
-    bar = progress(total=steps, initial=step, desc=desc, unit="step")
+    world_size, rank = fabric.world_size, fabric.global_rank
+    if batch_size % world_size:
+        raise ValueError(f"batch_size ({batch_size}) must be divisible by the number of processes ({world_size}): "
+                         "it is the global batch, shared equally between them")
+    bar = progress(total=steps, initial=step, desc=desc, unit="step", disable=rank != 0)
     images_seen, started = 0, time.perf_counter()
 
     def save():
-        if checkpoint is not None:
+        if checkpoint is not None and rank == 0:
             save_checkpoint(checkpoint, models=model, optimizers=optimizer, step=step,
                             history=history.state_dict(), config=config)
 
     try:
         while step < steps:
             epoch, offset = divmod(step, steps_per_epoch)
-            sampler = _EpochSampler(n, seed, epoch, min(offset * batch_size, n))
+            sampler = _EpochSampler(n, seed, epoch, min(offset * batch_size, n), batch_size, rank, world_size)
             # Own generator: a DataLoader otherwise draws its base seed from the global RNG,
             # which would make a resumed run differ from an uninterrupted one.
-            loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
+            loader = DataLoader(dataset, batch_size=batch_size // world_size, sampler=sampler, num_workers=num_workers,
                                 pin_memory=fabric.device.type == "cuda",
                                 generator=torch.Generator().manual_seed(seed + epoch))
             for batch in loader:
-                batch = fabric.to_device(batch)
+                batch = to_device(fabric, batch)
                 model_f.train()
                 out = loss_fn(model_f, batch)
                 loss, extra = (out if isinstance(out, tuple) else (out, {}))
@@ -361,3 +379,50 @@ def _evaluate(model, eval_fn, history, step):
         results = eval_fn(model)
     history.log(step, **results)
     model.train()
+
+
+# --------------------------------------------------------------------------- the GPU path
+def _has_conv(module: nn.Module) -> bool:
+    return any(isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) for m in module.modules())
+
+
+def setup_model(fabric, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
+                channels_last: bool | None = None, compile: bool | None = None):
+    """``fabric.setup`` plus the speed-ups that pay off on a GPU and are skipped on a CPU.
+
+    channels_last (default: on CUDA, for models with convolutions) stores activations as NHWC,
+    which tensor cores prefer; compile (default: ``COURSE_COMPILE=1``) wraps the model in
+    ``torch.compile``. Mixed precision itself is Fabric's (see ``make_fabric``).
+    Returns (model, optimizer), or the model alone when no optimizer is given.
+    """
+    on_cuda = fabric.device.type == "cuda"
+    if channels_last is None:
+        channels_last = on_cuda and _has_conv(model)
+    if compile is None:
+        compile = os.environ.get("COURSE_COMPILE", "0") == "1"
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    if compile:
+        model = torch.compile(model)
+    if optimizer is None:
+        return fabric.setup(model)
+    return fabric.setup(model, optimizer)
+
+
+def to_device(fabric, batch):
+    """Move a batch to the fabric's device: non-blocking from pinned memory, NHWC images on CUDA."""
+    on_cuda = fabric.device.type == "cuda"
+
+    def move(t):
+        if not isinstance(t, torch.Tensor):
+            return t
+        if on_cuda and t.device.type == "cpu" and not t.is_pinned():
+            t = t.pin_memory()
+        t = t.to(fabric.device, non_blocking=on_cuda)
+        if on_cuda and t.ndim == 4 and t.is_floating_point():
+            t = t.contiguous(memory_format=torch.channels_last)
+        return t
+
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(move(t) for t in batch)
+    return move(batch)

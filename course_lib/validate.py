@@ -33,7 +33,7 @@ def check_images(images, value_range: tuple[float, float] = (0, 1), channels: tu
             or not all(isinstance(v, (int, float)) for v in value_range) or value_range[0] >= value_range[1]):
         raise ValueError(f"value_range must be (low, high) with low < high, e.g. (0, 1) or (-1, 1); got {value_range!r}")
     if isinstance(images, torch.Tensor) and images.ndim == 3:
-        raise ValueError(f"{name} must be a batch (N, C, H, W), got shape {tuple(images.shape)}: "
+        raise ValueError(f"{name} must have 4 dimensions (N, C, H, W), got shape {tuple(images.shape)}: "
                          "one (C, H, W) image needs x.unsqueeze(0), a batch of grey (N, H, W) images x.unsqueeze(1)")
     check_tensor(images, name, ndim=4, floating=True)
     if images.numel() == 0:
