@@ -6,18 +6,24 @@
     python3 tasks.py exercises    regenerate exercises/ from solutions/
     python3 tasks.py strip        remove outputs from every notebook (the git policy)
     python3 tasks.py bench        run the benchmarks (see benchmarks/README.md)
+    python3 tasks.py site         build the course website, notebooks executed in fast mode (build/site)
     python3 tasks.py py2nb A.py B.ipynb   author a notebook from a "# %%" script
 
 Set-up is idempotent: the install is skipped while pyproject.toml is unchanged.
 Extra arguments after the task go to the underlying tool, e.g.
-``python3 tasks.py test -k data`` or ``python3 tasks.py lab --no-browser``.
+``python3 tasks.py test -k data`` or ``python3 tasks.py lab --no-browser``. A headless JupyterLab
+on a chosen loopback port with a token (what tests/test_browser.py starts):
+``python3 tasks.py lab --no-browser --port=8899 --IdentityProvider.token=SECRET``.
+``python3 tasks.py site --fresh`` re-executes every notebook (the default reuses the cache).
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -64,7 +70,9 @@ def task_lab(args):
     setup()
     run(PYTHON, "-m", "ipykernel", "install", "--user", "--name", "pixels-from-noise",
         "--display-name", "Python (Pixels from Noise)")
-    return run(PYTHON, "-m", "jupyterlab", "--ServerApp.ip=127.0.0.1", *args, "notebooks/00_start_here.ipynb")
+    # root_dir: serve the whole course (exercises/, solutions/), not only the opened notebook's folder
+    return run(PYTHON, "-m", "jupyterlab", "--ServerApp.ip=127.0.0.1", f"--ServerApp.root_dir={ROOT}", *args,
+               "notebooks/00_start_here.ipynb")
 
 
 def task_test(args):
@@ -113,6 +121,33 @@ def task_py2nb(args):
             "'display_name': 'Python 3', 'language': 'python'}, 'language_info': {'name': 'python'}})\n"
             "nbformat.write(nb, sys.argv[2])\n")
     return run(PYTHON, "-c", code, *args)
+
+
+SITE_OUTPUT = ROOT / "build" / "site"
+
+
+def task_site(args):
+    """Build the course website (Jupyter Book 1.x, book/) with every lecture executed in fast mode.
+
+    jupyter-cache (in build/site/_build/.jupyter_cache) re-executes only notebooks whose code
+    changed; ``--fresh`` drops the cache first (e.g. after a course_lib change). Other arguments go
+    to ``jupyter-book build`` (e.g. ``-W`` to fail on warnings, ``--path-output DIR``).
+    """
+    setup()
+    if "--fresh" in args:
+        args = [a for a in args if a != "--fresh"]
+        shutil.rmtree(SITE_OUTPUT / "_build" / ".jupyter_cache", ignore_errors=True)
+    env = dict(os.environ)
+    env["COURSE_FAST"] = "1"  # the cache is keyed on notebook code only, so the mode is fixed
+    env.setdefault("COURSE_HOME", str(ROOT / ".course_home" / "site"))
+    env.pop("MPLBACKEND", None)  # figures through the inline backend, as in JupyterLab
+    output = Path(args[args.index("--path-output") + 1]) if "--path-output" in args[:-1] else SITE_OUTPUT
+    started = time.monotonic()
+    code = run(BIN / ("jupyter-book.exe" if os.name == "nt" else "jupyter-book"), "build", ROOT,
+               "--config", "book/_config.yml", "--toc", "book/_toc.yml", "--path-output", SITE_OUTPUT, *args, env=env)
+    if code == 0:
+        print(f"website built in {time.monotonic() - started:.0f} s: open {output / '_build' / 'html' / 'index.html'}")
+    return code
 
 
 def task_bench(args):
