@@ -116,7 +116,10 @@ def task_py2nb(args):
             "        text = '\\n'.join(l[2:] if l.startswith('# ') else l.lstrip('#') for l in body.splitlines())\n"
             "        cells.append(nbformat.v4.new_markdown_cell(text))\n"
             "    elif body:\n"
-            "        cells.append(nbformat.v4.new_code_cell(body))\n"
+            "        cell = nbformat.v4.new_code_cell(body)\n"
+            "        if 'google.colab' in body:  # the Colab install cell: hidden on the website\n"
+            "            cell.metadata['tags'] = ['remove-cell']\n"
+            "        cells.append(cell)\n"
             "nb = nbformat.v4.new_notebook(cells=cells, metadata={'kernelspec': {'name': 'python3', "
             "'display_name': 'Python 3', 'language': 'python'}, 'language_info': {'name': 'python'}})\n"
             "nbformat.write(nb, sys.argv[2])\n")

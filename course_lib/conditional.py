@@ -15,7 +15,10 @@ Ways to feed the condition, all implemented here:
   (Eq. 6.5), ``"projection"`` adds <e(y), phi(x)> to an unconditional score (Eq. 6.6,
   Miyato & Koyama 2018), ``"none"`` ignores the label.
 
-Images are digits in [-1, 1] (tanh output); ``to_unit_range`` maps them to [0, 1].
+Images are digits in [-1, 1] (tanh output). The losses are those of ``course_lib.gan``
+(``discriminator_loss`` / ``generator_loss``, non-saturating, on logits) applied to the
+*pairs* (x, y): nothing in the loss changes, only what D sees. ``to_unit_range`` is
+``course_lib.gan.to_unit_range``, re-exported.
 ``generate_digit`` is the callback behind the notebook's digit-picker widget.
 """
 from __future__ import annotations
@@ -24,11 +27,13 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from .gan import to_unit_range
 from .validate import check_positive_int, check_tensor
 
 __all__ = ["GENERATOR_CONDITIONING", "DISCRIMINATOR_CONDITIONING", "one_hot_labels", "generator_input",
-           "discriminator_input", "ConditionalGenerator", "ConditionalDiscriminator", "cgan_discriminator_loss",
-           "cgan_generator_loss", "to_unit_range", "class_grid", "generate_digit", "per_class_accuracy"]
+           "discriminator_input", "ConditionalGenerator", "ConditionalDiscriminator",
+           "to_unit_range", "class_grid", "generate_digit", "per_class_accuracy",
+           "per_class_fid"]
 
 GENERATOR_CONDITIONING = ("onehot", "embedding", "none")
 DISCRIMINATOR_CONDITIONING = ("concat", "projection", "none")
@@ -153,22 +158,6 @@ class ConditionalDiscriminator(nn.Module):
         return logits
 
 
-def cgan_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    """Eq. (6.1) for D, as a loss to minimise: BCE(real, 1) + BCE(fake, 0), on logits."""
-    return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
-
-
-def cgan_generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
-    """The non-saturating generator loss -log D(G(z, y), y) = BCE(fake, 1), on logits."""
-    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
-
-
-def to_unit_range(images: torch.Tensor) -> torch.Tensor:
-    """[-1, 1] (tanh output) -> [0, 1]."""
-    return ((images + 1) / 2).clamp(0, 1)
-
-
 @torch.no_grad()
 def class_grid(generator: ConditionalGenerator, columns: int = 10, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """A (10 * columns) batch in [0, 1]: row k holds digit k, column j uses noise z_j (shared by every row)."""
@@ -213,3 +202,22 @@ def per_class_accuracy(predicted: torch.Tensor, requested: torch.Tensor, num_cla
         missing = (counts == 0).nonzero().flatten().tolist()
         raise ValueError(f"no images were requested for classes {missing}: cannot compute their accuracy")
     return hits / counts
+
+
+def per_class_fid(real: torch.Tensor, real_labels: torch.Tensor, fake: torch.Tensor, fake_labels: torch.Tensor,
+                  network=None, min_samples: int = 129) -> torch.Tensor:
+    """Classifier-feature FID (Eq. 3.7) computed separately for each class, digits in [0, 1].
+
+    For a conditional model ``fake_labels`` are the requested classes; for an unconditional
+    one, the evaluation network's predictions. A class with fewer than ``min_samples``
+    images on either side (a covariance of 128 features needs more) gets NaN.
+    """
+    from .metrics import classifier_fid, evaluation_network
+
+    network = network or evaluation_network(verbose=False)
+    scores = torch.full((NUM_CLASSES,), float("nan"))
+    for k in range(NUM_CLASSES):
+        real_k, fake_k = real[real_labels == k], fake[fake_labels == k]
+        if min(len(real_k), len(fake_k)) >= min_samples:
+            scores[k] = classifier_fid(real_k, fake_k, network)
+    return scores

@@ -191,11 +191,12 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "iw_samples": Budget(full=100, fast=100),  # k of the importance-weighted estimate
         "iw_digits": Budget(full=500, fast=100),  # test digits it is averaged over (500 = all bundled ones)
     },
-    "cgan": {  # notebooks/06_conditional_gan.ipynb (three GANs are trained on this budget)
-        "steps": Budget(full=1200, fast=80),
+    "cgan": {  # notebooks/06_conditional_gan.ipynb
+        "steps": Budget(full=1200, fast=150),  # the main model (learned embedding + projection D)
+        "comparison_steps": Budget(full=1200, fast=40),  # one-hot + concat D and the unconditional baseline
         "batch_size": Budget(full=64, fast=64),
         "lr": Budget(full=5e-4, fast=5e-4),
-        "samples_per_class": Budget(full=300, fast=150),  # for accuracy and per-class FID (> 128)
+        "samples_per_class": Budget(full=300, fast=50),  # for accuracy; per-class FID needs > 128
     },
     "pix2pix": {  # notebooks/07_pix2pix.ipynb (five small translators are trained on this budget)
         "steps": Budget(full=600, fast=60),
@@ -205,15 +206,22 @@ BUDGETS: dict[str, dict[str, Budget]] = {
     "style": {  # notebooks/08_style_transfer.ipynb
         "steps": Budget(full=200, fast=12),  # Adam steps on the pixels (L-BFGS gets a third of them)
         "size": Budget(full=128, fast=48),  # image side in pixels (GPUs: 256-512)
-        "tradeoff_steps": Budget(full=60, fast=4),  # steps per style weight in the trade-off sweep
+        "tradeoff_steps": Budget(full=60, fast=20),  # steps per style weight in the trade-off sweep (fewer: no trade-off yet)
     },
     "enhance": {  # notebooks/09_image_enhancement.ipynb
-        "denoise_steps": Budget(full=1500, fast=60),
-        "sr_steps": Budget(full=600, fast=30),  # per scale (x2 and x3)
-        "color_steps": Budget(full=300, fast=20),
+        "denoise_steps": Budget(full=600, fast=50),  # grey 48 px patches, width 48, depth 8
+        "sr_steps": Budget(full=300, fast=20),  # per scale (x2 and x3)
+        "color_steps": Budget(full=200, fast=15),
         "batch_size": Budget(full=16, fast=8),
-        "patch_size": Budget(full=48, fast=48),
-        "eval_crop": Budget(full=192, fast=96),  # centre crop of each held-out photo
+        "patch_size": Budget(full=48, fast=36),  # a multiple of 2, 3 and 4 (denoiser, SR x3, colouriser)
+        "eval_crop": Budget(full=192, fast=72),  # centre crop of each held-out photo
+    },
+    "comparison": {  # notebooks/10_comparison_and_outlook.ipynb
+        "samples": Budget(full=2000, fast=300),  # generated digits per model for FID, confidence, coverage
+        "seeds": Budget(full=3, fast=2),  # independent short trainings per model for the stability study
+        "stability_steps": Budget(full=800, fast=30),  # steps of each of those trainings
+        "iw_samples": Budget(full=200, fast=20),  # k of the importance-weighted likelihood
+        "iw_digits": Budget(full=500, fast=100),
     },
 }
 

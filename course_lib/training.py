@@ -252,7 +252,7 @@ def fit(model: nn.Module, dataset: Dataset, loss_fn: Callable, *, optimizer: tor
         sample_fn: Callable | None = None, sample_every: int | None = None,
         checkpoint: str | os.PathLike | None = None, checkpoint_every: int | None = None,
         resume: bool = False, config: Mapping | None = None, desc: str = "training",
-        num_workers: int = 0) -> History:
+        num_workers: int = 0, scheduler=None) -> History:
     """Train ``model`` for ``steps`` optimizer steps and return its ``History``.
 
     loss_fn(model, batch) -> loss tensor, or (loss, dict of extra numbers to log).
@@ -260,6 +260,8 @@ def fit(model: nn.Module, dataset: Dataset, loss_fn: Callable, *, optimizer: tor
     sample_fn(model, step), called every ``sample_every`` steps (e.g. to show a grid).
     checkpoint: path written atomically every ``checkpoint_every`` steps and at the end;
     with ``resume=True`` training continues from it (same result as an uninterrupted run).
+    scheduler: an optional ``torch.optim.lr_scheduler`` on ``optimizer``, stepped after every
+    optimizer step (not checkpointed: on resume it is advanced to the resumed step).
 
     Ctrl-C (KeyboardInterrupt) stops training cleanly: the model and history in memory
     are kept and returned, the last checkpoint is intact. A NaN/inf loss raises
@@ -292,6 +294,9 @@ def fit(model: nn.Module, dataset: Dataset, loss_fn: Callable, *, optimizer: tor
         step, history = state["step"], History(state["history"])
         print(f"[fit] resumed from {checkpoint} at step {step}")
     model_f, optimizer_f = setup_model(fabric, model, optimizer)
+    if scheduler is not None:
+        for _ in range(step):
+            scheduler.step()
     n = len(dataset)
     steps_per_epoch = max(1, math.ceil(n / batch_size))
     world_size, rank = fabric.world_size, fabric.global_rank
@@ -324,6 +329,8 @@ def fit(model: nn.Module, dataset: Dataset, loss_fn: Callable, *, optimizer: tor
                 optimizer_f.zero_grad(set_to_none=True)
                 fabric.backward(loss)
                 optimizer_f.step()
+                if scheduler is not None:
+                    scheduler.step()
                 step += 1
                 images_seen += _batch_size(batch)
                 history.log(step, loss=loss.item(), **{k: float(v) for k, v in extra.items()})

@@ -1,0 +1,184 @@
+"""Checks for the conditional-GAN assignment (solutions/06_conditional_assignment.ipynb)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from .. import conditional, pix2pix
+from .core import CheckResult, Mistake, check_function
+
+__all__ = ["check_generator_input", "check_discriminator_input", "check_pix2pix_generator_loss",
+           "check_pix2pix_discriminator_loss", "ProbeDiscriminator"]
+
+
+# --------------------------------------------------------------------------- label conditioning
+def _label_inputs(generator):
+    batch = int(torch.randint(3, 9, (1,), generator=generator))
+    z_dim = int(torch.randint(4, 17, (1,), generator=generator))
+    return (torch.randn(batch, z_dim, generator=generator),
+            torch.randint(0, 10, (batch,), generator=generator), 10)
+
+
+GENERATOR_INPUT_MISTAKES = [
+    Mistake("label_missing", lambda z, labels, k: z,
+            "the label never reaches the generator: concatenate onehot(labels) to z (Eq. 6.3)."),
+    Mistake("raw_label", lambda z, labels, k: torch.cat([z, labels.float()[:, None]], 1),
+            "you appended the class index as one number; use the one-hot vector F.one_hot(labels, num_classes) "
+            "so that no class is 'bigger' than another."),
+    Mistake("label_first", lambda z, labels, k: torch.cat([F.one_hot(labels, k).float(), z], 1),
+            "right pieces, wrong order: the course's layers expect [z, onehot(y)] (z first)."),
+    Mistake("added_not_concatenated", lambda z, labels, k: z + F.one_hot(labels, k).float().sum(1, keepdim=True),
+            "concatenate along dim=1 (torch.cat), do not add the label to z."),
+]
+
+
+def check_generator_input(student) -> CheckResult:
+    """Student's generator_input(z, labels, num_classes) vs Eq. (6.3): [z, onehot(y)]."""
+    return check_function(student, conditional.generator_input, _label_inputs, GENERATOR_INPUT_MISTAKES,
+                          name="generator_input", trials=4)
+
+
+def _image_label_inputs(generator):
+    batch = int(torch.randint(2, 6, (1,), generator=generator))
+    size = int(torch.randint(4, 9, (1,), generator=generator))
+    return (torch.rand(batch, 1, size, size, generator=generator),
+            torch.randint(0, 10, (batch,), generator=generator), 10)
+
+
+def _planes(labels, k, h, w):
+    return F.one_hot(labels, k).float()[:, :, None, None].expand(-1, -1, h, w)
+
+
+DISCRIMINATOR_INPUT_MISTAKES = [
+    Mistake("condition_not_reaching_d", lambda x, labels, k: x,
+            "the condition does not reach D: it then cannot tell a good 3 labelled '8' from a real 8. "
+            "Append onehot(labels) as num_classes constant planes (Eq. 6.5)."),
+    Mistake("label_planes_first", lambda x, labels, k: torch.cat([_planes(labels, k, *x.shape[-2:]), x], 1),
+            "right pieces, wrong order: the image channels come first, then the label planes."),
+    Mistake("one_plane_of_indices",
+            lambda x, labels, k: torch.cat([x, labels.float()[:, None, None, None].expand(-1, 1, *x.shape[-2:])], 1),
+            "you appended one plane holding the class index; use num_classes one-hot planes."),
+]
+
+
+def check_discriminator_input(student) -> CheckResult:
+    """Student's discriminator_input(images, labels, num_classes) vs Eq. (6.5)."""
+    return check_function(student, conditional.discriminator_input, _image_label_inputs,
+                          DISCRIMINATOR_INPUT_MISTAKES, name="discriminator_input", trials=3)
+
+
+# --------------------------------------------------------------------------- pix2pix losses
+class ProbeDiscriminator(nn.Module):
+    """A fixed, tiny patch discriminator that accepts any channel count and cares about channel order.
+
+    logit map = avg_pool_2(sum_c (c + 1) * tanh(pair_c)) - 1: whatever pair the student builds, its
+    value is reproducible, so each wrong pair gives its own recognisable loss.
+    """
+
+    def forward(self, pair):
+        weights = torch.arange(1, pair.shape[1] + 1, dtype=pair.dtype, device=pair.device)
+        mixed = (torch.tanh(pair) * weights[None, :, None, None]).sum(1, keepdim=True)
+        return F.avg_pool2d(mixed, 2) - 1.0
+
+
+def _pair_inputs(generator):
+    batch = int(torch.randint(2, 5, (1,), generator=generator))
+    channels = int(torch.randint(1, 4, (1,), generator=generator))
+    size = 2 * int(torch.randint(2, 5, (1,), generator=generator))
+    shape = (batch, channels, size, size)
+    inputs = torch.rand(*shape, generator=generator)
+    fake = torch.rand(*shape, generator=generator).requires_grad_(True)   # stands for G(x): it has a graph
+    target = torch.rand(*shape, generator=generator)
+    return ProbeDiscriminator(), inputs, fake, target
+
+
+def _bce(logits, value):
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, value))
+
+
+def _generator_loss_mistake(pair_of, l1_of, weight=100.0):
+    def loss(d, x, fake, target, l1_weight=100.0):
+        return _bce(d(pair_of(x, fake)), 1.0) + weight * l1_of(x, fake, target)
+    return loss
+
+
+_PAIR = lambda x, y: torch.cat([x, y], 1)  # noqa: E731
+_L1 = lambda x, fake, target: (fake - target).abs().mean()  # noqa: E731
+
+PIX2PIX_GENERATOR_MISTAKES = [
+    Mistake("l1_weight_missing", _generator_loss_mistake(_PAIR, _L1, weight=1.0),
+            "the L1 term is not weighted: multiply it by l1_weight (lambda = 100, Eq. 7.3)."),
+    Mistake("l1_weight_on_adversarial",
+            lambda d, x, fake, target, l1_weight=100.0: 100.0 * _bce(d(_PAIR(x, fake)), 1.0) + _L1(x, fake, target),
+            "lambda multiplies the wrong term: it weights the L1 reconstruction, not the adversarial loss."),
+    Mistake("l1_divided", _generator_loss_mistake(_PAIR, _L1, weight=0.01),
+            "you divided the L1 term by lambda; multiply it: loss = adversarial + l1_weight * L1."),
+    Mistake("l1_against_input", _generator_loss_mistake(_PAIR, lambda x, fake, target: (fake - x).abs().mean()),
+            "the L1 term compares the output with the *input* x; it must compare G(x) with the target y (Eq. 7.2)."),
+    Mistake("squared_error", _generator_loss_mistake(_PAIR, lambda x, fake, target: (fake - target).pow(2).mean()),
+            "that is the squared (L2) error; pix2pix uses the absolute (L1) error, which blurs less."),
+    Mistake("condition_not_reaching_d", _generator_loss_mistake(lambda x, y: y, _L1),
+            "the condition does not reach D: pass the pair torch.cat([inputs, fake], 1), not the output alone."),
+    Mistake("pair_reversed", _generator_loss_mistake(lambda x, y: torch.cat([y, x], 1), _L1),
+            "the pair is reversed: D expects torch.cat([inputs, fake], dim=1), the condition first."),
+    Mistake("minimax_generator",
+            lambda d, x, fake, target, l1_weight=100.0: -_bce(d(_PAIR(x, fake)), 0.0) + 100.0 * _L1(x, fake, target),
+            "that is the saturating minimax form log(1 - D); use the non-saturating BCE(D(x, G(x)), 1)."),
+]
+
+
+def _generator_observe(fn, args):
+    loss = fn(*args)
+    return loss.detach() if isinstance(loss, torch.Tensor) else loss
+
+
+def check_pix2pix_generator_loss(student) -> CheckResult:
+    """Student's pix2pix_generator_loss(discriminator, inputs, fake, target, l1_weight=100) vs Eq. (7.3)."""
+    return check_function(student, pix2pix.pix2pix_generator_loss, _pair_inputs, PIX2PIX_GENERATOR_MISTAKES,
+                          name="pix2pix_generator_loss", observe=_generator_observe, trials=3)
+
+
+def _discriminator_observe(fn, args):
+    """(loss value, does a gradient reach the fake image?) -- D's step must not train G."""
+    discriminator, inputs, fake, target = args
+    loss = fn(discriminator, inputs, fake, target)
+    if not isinstance(loss, torch.Tensor):
+        return loss, None
+    reaches_fake = False
+    if loss.requires_grad:
+        (gradient,) = torch.autograd.grad(loss, fake, allow_unused=True)
+        reaches_fake = gradient is not None and bool(gradient.abs().sum() > 0)
+    return loss.detach(), reaches_fake
+
+
+def _d_loss(pair_of, detach=True, half=True):
+    def loss(d, x, fake, target):
+        fake_in = fake.detach() if detach else fake
+        total = _bce(d(pair_of(x, target)), 1.0) + _bce(d(pair_of(x, fake_in)), 0.0)
+        return 0.5 * total if half else total
+    return loss
+
+
+PIX2PIX_DISCRIMINATOR_MISTAKES = [
+    Mistake("fake_not_detached", _d_loss(_PAIR, detach=False),
+            "the fake pair is not detached: D's loss would also send gradients into G. Use fake.detach()."),
+    Mistake("condition_not_reaching_d", _d_loss(lambda x, y: y),
+            "the condition does not reach D: judge the pairs torch.cat([inputs, target], 1) and "
+            "torch.cat([inputs, fake.detach()], 1), not the outputs alone."),
+    Mistake("condition_not_reaching_d_and_not_detached", _d_loss(lambda x, y: y, detach=False),
+            "two problems: the condition does not reach D (pass the pairs [inputs, image]) and the fake is not "
+            "detached (use fake.detach())."),
+    Mistake("labels_swapped",
+            lambda d, x, fake, target: 0.5 * (_bce(d(_PAIR(x, target)), 0.0) + _bce(d(_PAIR(x, fake.detach())), 1.0)),
+            "the targets are swapped: real pairs should be labelled 1 and fake pairs 0."),
+    Mistake("not_halved", _d_loss(_PAIR, half=False),
+            "pix2pix halves D's loss (1/2 [real term + fake term]) so D learns more slowly than G."),
+]
+
+
+def check_pix2pix_discriminator_loss(student) -> CheckResult:
+    """Student's pix2pix_discriminator_loss(discriminator, inputs, fake, target) vs Eq. (7.1)."""
+    return check_function(student, pix2pix.pix2pix_discriminator_loss, _pair_inputs,
+                          PIX2PIX_DISCRIMINATOR_MISTAKES, name="pix2pix_discriminator_loss",
+                          observe=_discriminator_observe, trials=3)

@@ -1,0 +1,105 @@
+"""The course's trained models, by name: loaded from their checkpoints, or trained by running their notebook.
+
+Notebook 10 compares models trained earlier in the course. ``load("dcgan")`` returns the
+trained generator in eval mode. If its checkpoint is missing (notebook 03 was never run in
+this mode), the notebook that trains it is executed now, in the current mode, with a one-line
+notice: the training code stays in its notebook, written out once.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from torch import nn
+
+from .checkpoints import load_checkpoint
+from .config import checkpoint_path
+
+__all__ = ["ENTRIES", "load", "notebook_path", "ensure_trained"]
+
+
+def _dcgan(config):
+    from .gan import DCGANGenerator
+    return DCGANGenerator(latent_dim=config["latent_dim"], width=config["width"])
+
+
+def _vae(config):
+    from .vae import make_vae
+    return make_vae(**config)
+
+
+def _cgan(config):
+    from .conditional import ConditionalGenerator
+    return ConditionalGenerator(**config)
+
+
+def _unet(config):
+    from .pix2pix import UNet
+    return UNet(**config)
+
+
+@dataclass(frozen=True)
+class Entry:
+    notebook: str                     # the notebook that trains and saves it
+    build: Callable[[dict], nn.Module]  # config -> an untrained model of the right shape
+    key: str = "model"                # its name in the checkpoint's "models"
+
+
+ENTRIES = {
+    "dcgan": Entry("03_dcgan.ipynb", _dcgan, "generator"),
+    "vae_mlp": Entry("04_vae_elbo.ipynb", _vae),
+    "vae_conv": Entry("05_vae_latent_space.ipynb", _vae),
+    "cgan": Entry("06_conditional_gan.ipynb", _cgan),
+    "pix2pix_edges_l1": Entry("07_pix2pix.ipynb", _unet),
+    "pix2pix_edges_gan": Entry("07_pix2pix.ipynb", _unet),
+}
+
+
+def notebook_path(name: str) -> Path:
+    """Where the notebook that trains ``name`` lives (the repository's notebooks/ folder)."""
+    entry = _entry(name)
+    candidates = [Path(__file__).resolve().parents[1] / "notebooks", Path.cwd(), Path.cwd() / "notebooks"]
+    for folder in candidates:
+        if (folder / entry.notebook).exists():
+            return folder / entry.notebook
+    raise FileNotFoundError(f"{entry.notebook} (which trains {name!r}) was not found next to course_lib or in "
+                            f"{Path.cwd()}; run it from the course's notebooks/ folder first")
+
+
+def _entry(name: str) -> Entry:
+    if name not in ENTRIES:
+        raise ValueError(f"unknown model {name!r}; valid choices: {sorted(ENTRIES)}")
+    return ENTRIES[name]
+
+
+def ensure_trained(name: str, timeout_s: int = 1800) -> Path:
+    """The checkpoint of ``name``; if it is missing, run the notebook that trains it first."""
+    path = checkpoint_path(name)
+    if path.exists():
+        return path
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = notebook_path(name)
+    print(f"[zoo] no {path.name} yet: running {notebook.name} to train it "
+          f"({'fast' if os.environ.get('COURSE_FAST') == '1' else 'full'} mode)...", flush=True)
+    document = nbformat.read(notebook, as_version=4)
+    NotebookClient(document, timeout=timeout_s, kernel_name="python3",
+                   resources={"metadata": {"path": str(notebook.parent)}}).execute()
+    if not path.exists():
+        raise FileNotFoundError(f"{notebook.name} ran but did not save {path.name}")
+    return path
+
+
+def load(name: str, train_if_missing: bool = True) -> nn.Module:
+    """The trained model ``name`` (see ``ENTRIES``) on the CPU, in eval mode, frozen."""
+    entry = _entry(name)
+    path = ensure_trained(name) if train_if_missing else checkpoint_path(name)
+    import torch
+
+    config = torch.load(path, map_location="cpu", weights_only=True).get("config", {})
+    model = entry.build(config)
+    load_checkpoint(path, models={entry.key: model})
+    return model.eval().requires_grad_(False)

@@ -1,0 +1,138 @@
+"""Specification of course_lib.style and its assignment checks (notebook 08)."""
+import io
+
+import pytest
+import torch
+from PIL import Image
+
+from course_lib import style
+from course_lib.checks import style as checks
+
+
+def test_gram_matrix_is_channel_correlation_averaged_over_positions():
+    features = torch.tensor([[[[1.0, 2.0]], [[3.0, 4.0]]]])  # B=1, C=2, H=1, W=2
+    expected = torch.tensor([[[(1 + 4) / 2, (3 + 8) / 2], [(3 + 8) / 2, (9 + 16) / 2]]])
+    assert torch.allclose(style.gram_matrix(features), expected)
+
+
+def test_gram_matrix_ignores_layout_and_image_size():
+    features = torch.rand(2, 5, 4, 6)
+    shuffled = features.flatten(2)[:, :, torch.randperm(24)].reshape(2, 5, 4, 6)
+    assert torch.allclose(style.gram_matrix(features), style.gram_matrix(shuffled), atol=1e-6)
+    assert torch.allclose(style.gram_matrix(features), style.gram_matrix(features.repeat(1, 1, 3, 2)), atol=1e-6)
+
+
+def test_style_loss_is_zero_for_the_same_texture_and_accepts_different_sizes():
+    a = torch.rand(1, 4, 5, 5)
+    assert style.style_loss([a], [a.repeat(1, 1, 2, 2)]).item() == pytest.approx(0, abs=1e-10)
+    assert style.style_loss([a], [torch.rand(1, 4, 7, 3)]).item() > 0
+
+
+def test_total_variation_of_flat_image_is_zero_and_of_stripes_is_known():
+    assert style.total_variation(torch.full((1, 3, 4, 4), 0.3)).item() == 0
+    stripes = torch.zeros(1, 1, 4, 4)
+    stripes[..., ::2] = 1.0  # horizontal neighbours always differ by 1, vertical never
+    assert style.total_variation(stripes).item() == pytest.approx(1.0)
+
+
+def test_random_extractor_gives_named_multiscale_layers_and_is_deterministic():
+    a, b = style.RandomMultiScaleFeatures(seed=0), style.RandomMultiScaleFeatures(seed=0)
+    x = torch.rand(1, 3, 32, 32)
+    out_a, out_b = a(x), b(x)
+    assert list(out_a) == list(a.style_layers)
+    assert [v.shape[-1] for v in out_a.values()] == [32, 16, 8, 4]
+    assert all(torch.equal(out_a[k], out_b[k]) for k in out_a)
+    assert set(a.content_layers) <= set(out_a)
+
+
+def test_feature_extractor_runs_offline_in_fast_mode_and_says_which(capsys):
+    extractor = style.feature_extractor("auto")
+    assert "feature extractor" in capsys.readouterr().out
+    if style.vgg19_weights_cached() is None:
+        assert isinstance(extractor, style.RandomMultiScaleFeatures)
+    assert not any(p.requires_grad for p in extractor.parameters())
+    with pytest.raises(ValueError, match="valid choices"):
+        style.feature_extractor("resnet")
+
+
+def test_stylize_lowers_the_style_loss_with_adam_and_lbfgs():
+    extractor = style.RandomMultiScaleFeatures(levels=2, filters_per_size=8, content_level=1)
+    content, texture = torch.rand(3, 24, 24), torch.rand(3, 24, 24) ** 3
+    for optimizer, steps in (("adam", 15), ("lbfgs", 5)):
+        image, history = style.stylize(content, texture, extractor, steps=steps, optimizer=optimizer,
+                                       log_every=1, show_progress=False)
+        assert image.shape == content.shape and image.min() >= 0 and image.max() <= 1
+        assert history["style"][-1] < history["style"][0]
+        assert {"content", "style", "tv", "total", "seconds"} <= set(history.names())
+
+
+def test_stylize_rejects_unknown_optimizer_and_bad_images():
+    extractor = style.RandomMultiScaleFeatures(levels=1, content_level=0)
+    with pytest.raises(ValueError, match="adam"):
+        style.stylize(torch.rand(3, 8, 8), torch.rand(3, 8, 8), extractor, optimizer="sgd")
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        style.stylize(torch.rand(3, 8, 8) * 255, torch.rand(3, 8, 8), extractor)
+
+
+def test_resize_square_gives_three_channel_square_images():
+    out = style.resize_square(torch.rand(1, 30, 50), 16)
+    assert out.shape == (3, 16, 16)
+
+
+def _png_bytes(color=(255, 0, 0)):
+    buffer = io.BytesIO()
+    Image.new("RGB", (10, 6), color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_decode_upload_reads_ipywidgets_8_and_7_values_and_raw_bytes():
+    data = _png_bytes()
+    for value in ({"name": "a.png", "content": memoryview(data)},), {"a.png": {"content": data}}, data:
+        image = style.decode_upload(value)
+        assert image.shape == (3, 6, 10)
+        assert torch.allclose(image[:, 0, 0], torch.tensor([1.0, 0.0, 0.0]))
+    assert style.decode_upload(()) is None
+    with pytest.raises(ValueError, match="not an image"):
+        style.decode_upload(b"not an image")
+
+
+def test_widget_callback_stylises_a_named_photo_with_an_uploaded_or_named_style():
+    extractor = style.RandomMultiScaleFeatures(levels=2, filters_per_size=4, content_level=1)
+    c, s, result, history = style.stylize_with_settings("chelsea", style.decode_upload(_png_bytes()),
+                                                        style_weight=100.0, size=16, steps=3, extractor=extractor)
+    assert c.shape == s.shape == result.shape == (3, 16, 16)
+    _, s2, _, _ = style.stylize_with_settings("chelsea", "brick", 100.0, 16, 2, extractor)
+    assert s2.shape == (3, 16, 16)
+    with pytest.raises(ValueError, match="brick"):
+        style.style_image("marble")
+
+
+def test_gram_check_accepts_the_reference_and_names_each_mistake():
+    assert checks.check_gram_matrix(style.gram_matrix).passed
+    for mistake in checks.GRAM_MISTAKES:
+        result = checks.check_gram_matrix(mistake.implementation)
+        assert not result.passed and result.diagnosis == mistake.name, (mistake.name, result)
+
+
+def test_style_loss_check_accepts_the_reference_and_names_each_mistake():
+    assert checks.check_style_loss(style.style_loss).passed
+    for mistake in checks.STYLE_MISTAKES:
+        result = checks.check_style_loss(mistake.implementation)
+        assert not result.passed and result.diagnosis == mistake.name, (mistake.name, result)
+
+
+def test_denoiser_loss_check_accepts_the_reference_and_names_each_mistake():
+    from course_lib.enhance import residual_denoiser_loss
+
+    assert checks.check_residual_denoiser_loss(residual_denoiser_loss).passed
+    for mistake in checks.DENOISER_MISTAKES:
+        result = checks.check_residual_denoiser_loss(mistake.implementation)
+        assert not result.passed and result.diagnosis == mistake.name, (mistake.name, result)
+
+
+def test_checks_report_unimplemented_and_missing_functions():
+    def todo(features):
+        raise NotImplementedError()
+
+    assert checks.check_gram_matrix(todo).diagnosis == "not_implemented"
+    assert checks.check_gram_matrix(None).diagnosis == "not_a_function"
