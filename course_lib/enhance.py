@@ -154,6 +154,8 @@ class Colorizer(nn.Module):
             layers += [nn.Conv2d(width, width, 3, padding=dilation, dilation=dilation), nn.BatchNorm2d(width),
                        nn.ReLU(inplace=True)]
         layers.append(nn.Conv2d(width, 2, 3, padding=1))
+        nn.init.zeros_(layers[-1].weight)  # start at chroma 0.5 (grey): training can only add colour
+        nn.init.zeros_(layers[-1].bias)
         self.body = nn.Sequential(*layers)
 
     def forward(self, luma: torch.Tensor) -> torch.Tensor:
