@@ -171,6 +171,7 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "batch_size": Budget(full=64, fast=64),
         "lr": Budget(full=5e-4, fast=5e-4),  # Adam, betas (0.5, 0.999); the paper's 2e-4 is slower on 3000 steps
         "width": Budget(full=32, fast=16),  # channels of the first D layer; G has 4x / 2x
+        "ema_decay": Budget(full=0.998, fast=0.95),  # EMA of G's weights (Eq. 3.4): ~1 / (1 - decay) steps
         "samples": Budget(full=1000, fast=300),  # generated digits scored by the evaluation network
     },
     "vae_elbo": {  # notebooks/04_vae_elbo.ipynb
