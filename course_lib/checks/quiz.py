@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["QUESTIONS", "check_quiz"]
+__all__ = ["QUESTIONS", "grade_quiz"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ QUESTIONS = {
 }
 
 
-def check_quiz(answers: dict | None, print_result: bool = True) -> dict:
+def grade_quiz(answers: dict | None, print_result: bool = True) -> dict:
     """Feedback per question: 'right', 'wrong' or 'unanswered'. Answers are letters, e.g. {'q1': 'b'}."""
     if answers is not None and not isinstance(answers, dict):
         raise TypeError(f"answers must be a dict like {{'q1': 'b'}}, got {type(answers).__name__}")
