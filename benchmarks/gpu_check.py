@@ -116,9 +116,9 @@ def run(steps: int, batch_size: int) -> tuple[list[dict], dict]:
     cgan_g, cgan_d = conditional.ConditionalGenerator(), conditional.ConditionalDiscriminator()
     rows.append(_adversarial(
         "conditional GAN", fabric, cgan_g, cgan_d, lambda: pick(digits * 2 - 1, labels),
-        lambda g, d, b: conditional.cgan_discriminator_loss(
+        lambda g, d, b: gan.discriminator_loss(
             d(b[0], b[1]), d(g(latents(len(b[0]), g.z_dim), b[1]).detach(), b[1])),
-        lambda g, d, b: conditional.cgan_generator_loss(d(g(latents(len(b[0]), g.z_dim), b[1]), b[1])), steps))
+        lambda g, d, b: gan.generator_loss(d(g(latents(len(b[0]), g.z_dim), b[1]), b[1])), steps))
     edges, _ = pix2pix.edge_pairs(digits)
     rows.append(_adversarial(
         "pix2pix (edges->digits)", fabric, pix2pix.UNet(), pix2pix.PatchDiscriminator(),
