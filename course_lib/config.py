@@ -205,9 +205,9 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "lr": Budget(full=1e-3, fast=1e-3),
     },
     "style": {  # notebooks/08_style_transfer.ipynb
-        "steps": Budget(full=120, fast=12),  # Adam steps on the pixels (L-BFGS gets a third of them)
+        "steps": Budget(full=200, fast=12),  # Adam steps on the pixels (L-BFGS gets a third of them)
         "size": Budget(full=128, fast=48),  # image side in pixels (GPUs: 256-512)
-        "tradeoff_steps": Budget(full=30, fast=20),  # steps per style weight in the trade-off sweep (fewer: no trade-off yet)
+        "tradeoff_steps": Budget(full=60, fast=20),  # steps per style weight in the trade-off sweep (fewer: no trade-off yet)
     },
     "enhance": {  # notebooks/09_image_enhancement.ipynb
         "denoise_steps": Budget(full=600, fast=50),  # grey 48 px patches, width 48, depth 8
