@@ -10,7 +10,6 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -23,7 +22,7 @@ from .validate import check_images, check_positive_int, check_same_device
 
 __all__ = ["evaluation_network_path", "save_evaluation_network", "evaluation_network", "digit_predictions",
            "class_histogram", "ClassifierFeatures", "classifier_fid", "classifier_kid", "real_floor", "psnr", "ssim",
-           "nearest_neighbour_distances", "memorization_score", "FIDReport", "record_results"]
+           "nearest_neighbour_distances", "memorization_score", "record_results"]
 
 
 # --------------------------------------------------------------------------- evaluation network
@@ -115,15 +114,6 @@ class ClassifierFeatures(nn.Module):
         if images.dtype == torch.uint8:
             images = images.float() / 255.0
         return self.network.features(images)
-
-
-@dataclass
-class FIDReport:
-    fid: float
-    floor: float
-
-    def __str__(self):
-        return f"classifier FID {self.fid:.2f} (real-vs-real floor {self.floor:.2f})"
 
 
 def _update(metric, images, real: bool, batch_size=1000):
