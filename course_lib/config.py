@@ -183,7 +183,7 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "iw_samples": Budget(full=100, fast=100),  # k of the importance-weighted estimate
     },
     "vae_latent": {  # notebooks/05_vae_latent_space.ipynb
-        "conv_steps": Budget(full=3000, fast=120),  # conv VAE at lr, batch 64 (an epoch is 63 steps)
+        "conv_steps": Budget(full=4000, fast=120),  # conv VAE at lr, batch 64 (an epoch is 63 steps)
         "conv_finetune_steps": Budget(full=500, fast=20),  # then at lr / 5
         "conv_batch_size": Budget(full=64, fast=64),
         "latent2d_steps": Budget(full=2000, fast=100),  # the 2-D latent MLP VAE, batch 128

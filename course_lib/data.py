@@ -32,7 +32,7 @@ from torch.utils.data import Dataset, TensorDataset
 from .config import data_dir
 
 __all__ = [
-    "MNIST_SOURCES", "MNIST_SPLITS", "load_mnist", "mnist_source",
+    "MNIST_SOURCES", "MNIST_SPLITS", "load_mnist", "mnist_source", "random_shift",
     "PHOTOS", "TEXTURES", "photo_names", "load_photo", "load_texture", "PhotoPatches",
 ]
 
@@ -213,6 +213,29 @@ def load_mnist(split: str = "train", source: str | None = None, seed: int = 0,
         images, labels = images[:limit], labels[:limit]
     images = images.unsqueeze(1).float().div_(255.0)
     return TensorDataset(images, labels.long())
+
+
+def random_shift(images: torch.Tensor, max_shift: int = 1, generator: torch.Generator | None = None,
+                 fill: float = 0.0) -> torch.Tensor:
+    """Data augmentation: each image of (N, C, H, W) moved by its own random (dy, dx) in
+    [-max_shift, max_shift] pixels, with ``fill`` shifted in at the borders (the background:
+    0 for digits in [0, 1], -1 for digits in [-1, 1]). Differentiable with respect to ``images``.
+
+    A digit moved by a pixel is still the same digit, so the model sees "new" training
+    images and overfits 4,000 digits later (notebook 05, section 2).
+    """
+    if images.ndim != 4:
+        raise ValueError(f"images must be (N, C, H, W), got shape {tuple(images.shape)}")
+    if not isinstance(max_shift, int) or max_shift < 0:
+        raise ValueError(f"max_shift must be a non-negative integer (pixels), got {max_shift!r}")
+    n, c, h, w = images.shape
+    padded = torch.nn.functional.pad(images, (max_shift,) * 4, value=fill)
+    offsets = torch.randint(0, 2 * max_shift + 1, (2, n), generator=generator).to(images.device)
+    rows = (offsets[0, :, None] + torch.arange(h, device=images.device))[:, None, :, None]  # (N, 1, H, 1)
+    cols = (offsets[1, :, None] + torch.arange(w, device=images.device))[:, None, None, :]  # (N, 1, 1, W)
+    batch = torch.arange(n, device=images.device)[:, None, None, None]
+    channel = torch.arange(c, device=images.device)[None, :, None, None]
+    return padded[batch, channel, rows, cols]
 
 
 # --------------------------------------------------------------------------- photos

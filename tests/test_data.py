@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from course_lib import data
+from course_lib.data import random_shift
 
 
 @pytest.fixture(autouse=True)
@@ -107,3 +108,27 @@ def test_bad_patch_arguments_are_clear_value_errors(kwargs, message):
 def test_unknown_photo_lists_the_valid_names():
     with pytest.raises(ValueError, match="astronaut"):
         data.load_photo("mona_lisa")
+
+
+def test_random_shift_moves_each_image_by_at_most_max_shift_pixels():
+    images = torch.zeros(200, 1, 9, 9)
+    images[:, 0, 4, 4] = 1.0                                   # one bright pixel in the middle
+    shifted = random_shift(images, max_shift=1, generator=torch.Generator().manual_seed(0))
+    position = shifted.flatten(1).argmax(1)
+    rows, cols = position // 9, position % 9
+    assert shifted.shape == images.shape and shifted.sum() == images.sum()  # moved, not lost or blurred
+    assert set(zip((rows - 4).tolist(), (cols - 4).tolist())) == {(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)}
+    assert torch.equal(random_shift(images, max_shift=0), images)
+
+
+def test_random_shift_fills_the_border_with_the_background_value():
+    background = -torch.ones(50, 1, 6, 6)                       # digits in [-1, 1]: the background is -1
+    assert torch.equal(random_shift(background, max_shift=2, fill=-1.0), background)
+    assert (random_shift(background, max_shift=2) == 0).any()   # the default fill (0) would show a grey border
+
+
+def test_random_shift_rejects_a_negative_shift_and_a_flat_batch():
+    with pytest.raises(ValueError, match="max_shift"):
+        random_shift(torch.zeros(1, 1, 4, 4), max_shift=-1)
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
+        random_shift(torch.zeros(4, 4))
