@@ -210,7 +210,7 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "tradeoff_steps": Budget(full=60, fast=20),  # steps per style weight in the trade-off sweep (fewer: no trade-off yet)
     },
     "enhance": {  # notebooks/09_image_enhancement.ipynb
-        "denoise_steps": Budget(full=600, fast=50),  # grey 48 px patches, width 48, depth 8
+        "denoise_steps": Budget(full=4000, fast=50),  # grey 48 px patches, width 48, depth 8
         "sr_steps": Budget(full=300, fast=20),  # per scale (x2 and x3)
         "color_steps": Budget(full=200, fast=15),
         "batch_size": Budget(full=16, fast=8),
