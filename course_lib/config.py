@@ -200,7 +200,7 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "samples_per_class": Budget(full=300, fast=50),  # for accuracy; per-class FID needs > 128
     },
     "pix2pix": {  # notebooks/07_pix2pix.ipynb (five small translators are trained on this budget)
-        "steps": Budget(full=600, fast=60),
+        "steps": Budget(full=1200, fast=60),
         "batch_size": Budget(full=32, fast=32),
         "lr": Budget(full=1e-3, fast=1e-3),
     },

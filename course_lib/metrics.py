@@ -22,7 +22,7 @@ from .validate import check_images, check_positive_int, check_same_device
 
 __all__ = ["evaluation_network_path", "save_evaluation_network", "evaluation_network", "digit_predictions",
            "class_histogram", "ClassifierFeatures", "classifier_fid", "classifier_kid", "real_floor", "psnr", "ssim",
-           "nearest_neighbour_distances", "memorization_score", "record_results"]
+           "colourfulness", "nearest_neighbour_distances", "memorization_score", "record_results"]
 
 
 # --------------------------------------------------------------------------- evaluation network
@@ -193,6 +193,21 @@ def ssim(prediction: torch.Tensor, target: torch.Tensor) -> float:
 
     _check_pair(prediction, target)
     return float(structural_similarity_index_measure(prediction.clamp(0, 1), target, data_range=1.0))
+
+
+def colourfulness(images: torch.Tensor) -> float:
+    """Hasler and Suesstrunk's (2003) colourfulness of RGB images (N, 3, H, W) in [0, 1].
+
+    With rg = R - G and yb = (R + G) / 2 - B over all pixels:
+    M = sqrt(std(rg)^2 + std(yb)^2) + 0.3 sqrt(mean(rg)^2 + mean(yb)^2).
+    Grey images score 0; muted, sepia-like colourisations (what an L1 or L2 loss produces) score low.
+    """
+    check_images(images, channels=(3,), value_range=(-0.5, 1.5), name="images")
+    r, g, b = images.double().unbind(1)
+    rg, yb = r - g, 0.5 * (r + g) - b
+    spread = (rg.std() ** 2 + yb.std() ** 2).sqrt()
+    offset = (rg.mean() ** 2 + yb.mean() ** 2).sqrt()
+    return float(spread + 0.3 * offset)
 
 
 def _check_pair(prediction, target):

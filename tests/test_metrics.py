@@ -51,6 +51,15 @@ def test_psnr_and_ssim_know_their_fixed_points():
     assert metrics.psnr(noisy, image) == pytest.approx(float(10 * torch.log10(1 / mse)), rel=1e-4)
 
 
+def test_colourfulness_is_zero_for_grey_and_grows_with_saturation():
+    grey = torch.rand(2, 1, 16, 16).expand(2, 3, 16, 16)
+    assert metrics.colourfulness(grey) == pytest.approx(0.0, abs=1e-12)
+    colour = torch.rand(2, 3, 16, 16)
+    luma = colour.mean(1, keepdim=True)
+    muted = luma + 0.3 * (colour - luma)      # what an L1 colouriser does: the same image, washed out
+    assert metrics.colourfulness(muted) == pytest.approx(0.3 * metrics.colourfulness(colour), rel=1e-6)
+
+
 def test_memorization_score_flags_copies_of_training_images(digits):
     train, heldout = digits[0][:1000], digits[0][1000:1200]
     copies = train[:200] + 0.01 * torch.rand(200, 1, 28, 28)
