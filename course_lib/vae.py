@@ -202,8 +202,16 @@ def importance_weighted_log_likelihood(model: nn.Module, images: torch.Tensor, k
 
 
 @torch.no_grad()
-def evaluate_log_likelihood(model: nn.Module, data, k: int = 100, batch_size: int = 50, seed: int = 0) -> float:
-    """Mean importance-weighted estimate of -log p(x) over ``data``, nats per image (lower is better)."""
+def evaluate_log_likelihood(model: nn.Module, data, k: int = 100, batch_size: int | None = None,
+                            seed: int = 0) -> float:
+    """Mean importance-weighted estimate of -log p(x) over ``data``, nats per image (lower is better).
+
+    Each batch decodes ``k * batch_size`` latents at once; by default the batch is sized so that
+    this stays near 2,000 (a conv decoder's activations for k = 200 and 50 digits need ~1 GB).
+    """
+    check_positive_int(k, "k")
+    batch_size = max(1, 2000 // k) if batch_size is None else batch_size
+    check_positive_int(batch_size, "batch_size")
     images = _images_of(data)
     model.eval()
     device = next(model.parameters()).device
