@@ -12,6 +12,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from .data import random_shift
 from .validate import check_images, check_positive_int, check_tensor
 
 __all__ = ["conv_output_size", "conv_transpose_output_size", "pool_output_size", "DigitClassifier",
@@ -103,14 +104,6 @@ def _check_digit_batch(images) -> None:
         raise ValueError(f"digits must have shape (N, 1, 28, 28), got {tuple(images.shape)}")
 
 
-def random_shift(images: torch.Tensor, max_shift: int = 2) -> torch.Tensor:
-    """Data augmentation: translate each image by up to ``max_shift`` pixels (zero fill)."""
-    n, _, h, w = images.shape
-    padded = F.pad(images, [max_shift] * 4)
-    dy, dx = torch.randint(0, 2 * max_shift + 1, (2, n)).tolist()
-    return torch.stack([padded[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(n)])
-
-
 def classification_loss(model: nn.Module, batch, augment: bool = True) -> torch.Tensor:
     """Cross-entropy of the logits against the labels (Eq. 1.5), on shifted digits while training."""
     if not isinstance(batch, (tuple, list)) or len(batch) != 2:
@@ -123,7 +116,7 @@ def classification_loss(model: nn.Module, batch, augment: bool = True) -> torch.
         raise ValueError(f"labels must be {len(images)} class indices (int64, shape ({len(images)},)), "
                          f"got dtype {labels.dtype} and shape {tuple(labels.shape)}")
     if augment:
-        images = random_shift(images)
+        images = random_shift(images, max_shift=2)
     return F.cross_entropy(model(images), labels)
 
 

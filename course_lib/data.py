@@ -221,8 +221,9 @@ def random_shift(images: torch.Tensor, max_shift: int = 1, generator: torch.Gene
     [-max_shift, max_shift] pixels, with ``fill`` shifted in at the borders (the background:
     0 for digits in [0, 1], -1 for digits in [-1, 1]). Differentiable with respect to ``images``.
 
-    A digit moved by a pixel is still the same digit, so the model sees "new" training
-    images and overfits 4,000 digits later (notebook 05, section 2).
+    A digit moved by a pixel or two is still the same digit, so the model sees "new" training
+    images and overfits 4,000 digits later: notebook 01's classifier (2 px) and notebook 05's
+    conv VAE (1 px).
     """
     if images.ndim != 4:
         raise ValueError(f"images must be (N, C, H, W), got shape {tuple(images.shape)}")
