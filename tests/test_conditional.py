@@ -130,10 +130,6 @@ def test_per_class_accuracy_counts_hits_per_requested_class():
 
 
 # --------------------------------------------------------------------------- assignment checks
-def _mistake_names(mistakes):
-    return [m.name for m in mistakes]
-
-
 @pytest.mark.parametrize("check, reference", [
     (checks.check_generator_input, generator_input),
     (checks.check_discriminator_input, discriminator_input),
@@ -143,16 +139,19 @@ def test_label_conditioning_checks_accept_the_reference(check, reference):
     assert result.passed and result.diagnosis == "correct"
 
 
-@pytest.mark.parametrize("mistake", checks.GENERATOR_INPUT_MISTAKES, ids=_mistake_names(checks.GENERATOR_INPUT_MISTAKES))
-def test_generator_input_check_names_each_mistake(mistake):
-    result = checks.check_generator_input(mistake.implementation)
-    assert not result.passed and result.diagnosis == mistake.name and result.message == mistake.message
+_CHECKS_AND_THEIR_MISTAKES = [
+    (checks.check_generator_input, checks.GENERATOR_INPUT_MISTAKES),
+    (checks.check_discriminator_input, checks.DISCRIMINATOR_INPUT_MISTAKES),
+    (checks.check_pix2pix_generator_loss, checks.PIX2PIX_GENERATOR_MISTAKES),
+    (checks.check_pix2pix_discriminator_loss, checks.PIX2PIX_DISCRIMINATOR_MISTAKES),
+]
 
 
-@pytest.mark.parametrize("mistake", checks.DISCRIMINATOR_INPUT_MISTAKES,
-                         ids=_mistake_names(checks.DISCRIMINATOR_INPUT_MISTAKES))
-def test_discriminator_input_check_names_each_mistake(mistake):
-    result = checks.check_discriminator_input(mistake.implementation)
+@pytest.mark.parametrize("check, mistake", [(check, m) for check, mistakes in _CHECKS_AND_THEIR_MISTAKES for m in mistakes],
+                         ids=[f"{check.__name__}-{m.name}" for check, mistakes in _CHECKS_AND_THEIR_MISTAKES
+                              for m in mistakes])
+def test_each_check_names_each_of_its_mistakes(check, mistake):
+    result = check(mistake.implementation)
     assert not result.passed and result.diagnosis == mistake.name and result.message == mistake.message
 
 
@@ -161,20 +160,6 @@ def test_pix2pix_loss_checks_accept_the_reference():
 
     assert checks.check_pix2pix_generator_loss(pix2pix_generator_loss).diagnosis == "correct"
     assert checks.check_pix2pix_discriminator_loss(pix2pix_discriminator_loss).diagnosis == "correct"
-
-
-@pytest.mark.parametrize("mistake", checks.PIX2PIX_GENERATOR_MISTAKES,
-                         ids=_mistake_names(checks.PIX2PIX_GENERATOR_MISTAKES))
-def test_pix2pix_generator_loss_check_names_each_mistake(mistake):
-    result = checks.check_pix2pix_generator_loss(mistake.implementation)
-    assert not result.passed and result.diagnosis == mistake.name and result.message == mistake.message
-
-
-@pytest.mark.parametrize("mistake", checks.PIX2PIX_DISCRIMINATOR_MISTAKES,
-                         ids=_mistake_names(checks.PIX2PIX_DISCRIMINATOR_MISTAKES))
-def test_pix2pix_discriminator_loss_check_names_each_mistake(mistake):
-    result = checks.check_pix2pix_discriminator_loss(mistake.implementation)
-    assert not result.passed and result.diagnosis == mistake.name and result.message == mistake.message
 
 
 def test_checks_report_unimplemented_and_crashing_functions_without_traceback():
