@@ -290,6 +290,9 @@ def fit(model: nn.Module, dataset: Dataset, loss_fn: Callable, *, optimizer: tor
     history = History()
     step = 0
     if checkpoint is not None and resume and Path(checkpoint).exists():
+        # parameters first on the training device, so the optimizer state loads next to them (Adam's moments
+        # left on the CPU beside CUDA parameters stop the first step)
+        model.to(fabric.device)
         state = load_checkpoint(checkpoint, models=model, optimizers=optimizer, restore_rng=True)
         step, history = state["step"], History(state["history"])
         print(f"[fit] resumed from {checkpoint} at step {step}")
