@@ -170,7 +170,7 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "steps": Budget(full=6000, fast=120),  # optimizer steps of each of G and D (an epoch is 62)
         "batch_size": Budget(full=64, fast=64),
         "lr": Budget(full=5e-4, fast=5e-4),  # Adam, betas (0.5, 0.999); the paper's 2e-4 is slower on a short run
-        "width": Budget(full=32, fast=16),  # channels of the first D layer; G has 4x / 2x
+        "width": Budget(full=24, fast=16),  # channels of D's first layer (then 2w, 4w); G has 4w / 2w / w
         "ema_decay": Budget(full=0.998, fast=0.95),  # EMA of G's weights (Eq. 3.4): ~1 / (1 - decay) steps
         "samples": Budget(full=1000, fast=300),  # generated digits scored by the evaluation network
     },

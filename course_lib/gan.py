@@ -88,17 +88,21 @@ class DCGANGenerator(nn.Module):
     """z (N, latent_dim) -> digit (N, 1, 28, 28) in [-1, 1] (Radford et al. 2016, sized for MNIST).
 
     linear -> 4w x 7 x 7, BN, ReLU; convT 4/2/1 -> 2w x 14 x 14, BN, ReLU;
-    convT 4/2/1 -> 1 x 28 x 28, tanh. No bias before BatchNorm (it would be cancelled).
+    convT 4/2/1 -> w x 28 x 28, BN, ReLU; conv 3/1/1 -> 1 x 28 x 28, tanh.
+    No bias before BatchNorm (it would be cancelled). The last convolution works at full
+    resolution, so every output pixel is computed from its 3 x 3 neighbourhood of features
+    (notebook 03, section 1, says what this depth bought).
     """
 
-    def __init__(self, latent_dim: int = 64, width: int = 32):
+    def __init__(self, latent_dim: int = 64, width: int = 24):
         super().__init__()
         w = width
         self.project = nn.Sequential(nn.Linear(latent_dim, 4 * w * 7 * 7, bias=False),
                                      nn.BatchNorm1d(4 * w * 7 * 7), nn.ReLU())
         self.upsample = nn.Sequential(
             nn.ConvTranspose2d(4 * w, 2 * w, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * w), nn.ReLU(),
-            nn.ConvTranspose2d(2 * w, 1, 4, 2, 1), nn.Tanh(),
+            nn.ConvTranspose2d(2 * w, w, 4, 2, 1, bias=False), nn.BatchNorm2d(w), nn.ReLU(),
+            nn.Conv2d(w, 1, 3, 1, 1), nn.Tanh(),
         )
         self.latent_dim, self.width = latent_dim, width
         self.config = {"latent_dim": latent_dim, "width": width}
@@ -114,18 +118,23 @@ class DCGANDiscriminator(nn.Module):
     """digit (N, 1, 28, 28) in [-1, 1] -> one logit per image, shape (N,).
 
     conv 4/2/1 -> w x 14 x 14, LeakyReLU(0.2) (no BatchNorm on the input layer);
-    conv 4/2/1 -> 2w x 7 x 7, BN, LeakyReLU(0.2); linear -> 1 logit (no sigmoid: Eq. 2.6).
+    conv 4/2/1 -> 2w x 7 x 7, BN, LeakyReLU(0.2); conv 3/2/1 -> 4w x 4 x 4, BN, LeakyReLU(0.2);
+    linear -> 1 logit (no sigmoid: Eq. 2.6).
     ``batch_norm=False`` is for WGAN-GP, whose per-example gradient penalty BatchNorm would mix.
     """
 
-    def __init__(self, width: int = 32, batch_norm: bool = True):
+    def __init__(self, width: int = 24, batch_norm: bool = True):
         super().__init__()
         w = width
-        norm = nn.BatchNorm2d(2 * w) if batch_norm else nn.Identity()
+
+        def norm(channels):
+            return nn.BatchNorm2d(channels) if batch_norm else nn.Identity()
+
         self.net = nn.Sequential(
             nn.Conv2d(1, w, 4, 2, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(w, 2 * w, 4, 2, 1, bias=not batch_norm), norm, nn.LeakyReLU(0.2),
-            nn.Flatten(), nn.Linear(2 * w * 7 * 7, 1),
+            nn.Conv2d(w, 2 * w, 4, 2, 1, bias=not batch_norm), norm(2 * w), nn.LeakyReLU(0.2),
+            nn.Conv2d(2 * w, 4 * w, 3, 2, 1, bias=not batch_norm), norm(4 * w), nn.LeakyReLU(0.2),
+            nn.Flatten(), nn.Linear(4 * w * 4 * 4, 1),
         )
         self.config = {"width": width, "batch_norm": batch_norm}
 

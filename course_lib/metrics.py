@@ -171,7 +171,12 @@ def _check_real_fake(real, fake, network) -> None:
 
 
 def real_floor(real: torch.Tensor, network: DigitClassifier | None = None, seed: int = 0) -> float:
-    """FID between two disjoint random halves of ``real``: what "as good as real data" scores."""
+    """FID between two disjoint random halves of ``real``: what "as good as real data" scores.
+
+    Compare it with an FID computed on the same number of images per side (``len(real) // 2``):
+    FID's estimate is biased upward, the more so the fewer images, so a floor from halves of 250
+    sits above the FID of a good generator measured on 1,000.
+    """
     check_images(real, value_range=(0, 1), channels=(1,), size=(28, 28), name="real digits")
     order = torch.randperm(len(real), generator=torch.Generator().manual_seed(seed))
     half = len(real) // 2
