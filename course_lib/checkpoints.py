@@ -26,7 +26,7 @@ from typing import Mapping
 import torch
 from torch import nn
 
-__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "load_state_dict_checked",
+__all__ = ["CheckpointError", "ArchitectureMismatch", "save_checkpoint", "load_checkpoint", "load_state_dict_checked",
            "rng_state", "set_rng_state"]
 
 FORMAT_VERSION = 2  # 2 added the "checksum" entry; version-1 files still load (unverified)
@@ -34,6 +34,11 @@ FORMAT_VERSION = 2  # 2 added the "checksum" entry; version-1 files still load (
 
 class CheckpointError(RuntimeError):
     """A checkpoint could not be saved or loaded; the message says why and what to do."""
+
+
+class ArchitectureMismatch(CheckpointError):
+    """The checkpoint's tensors do not fit the model: it was saved from another configuration or
+    from an earlier version of the model's code."""
 
 
 def rng_state() -> dict:
@@ -203,7 +208,7 @@ def load_state_dict_checked(module: nn.Module, state_dict: Mapping, name: str = 
         if shapes:
             lines.append(f"  shape mismatches ({len(shapes)}): " + "; ".join(shapes[:10]))
         lines.append("Build the model with the same configuration it was trained with (see the checkpoint's 'config').")
-        raise CheckpointError("\n".join(lines))
+        raise ArchitectureMismatch("\n".join(lines))
     module.load_state_dict(state_dict)
 
 

@@ -14,7 +14,7 @@ from typing import Callable
 
 from torch import nn
 
-from .checkpoints import load_checkpoint
+from .checkpoints import ArchitectureMismatch, load_checkpoint
 from .config import checkpoint_path
 
 __all__ = ["ENTRIES", "load", "notebook_path", "ensure_trained"]
@@ -79,11 +79,16 @@ def ensure_trained(name: str, timeout_s: int = 1800) -> Path:
     path = checkpoint_path(name)
     if path.exists():
         return path
+    return _train(name, f"no {path.name} yet", timeout_s)
+
+
+def _train(name: str, reason: str, timeout_s: int = 1800) -> Path:
+    """Run the notebook that trains ``name`` (in the current mode) and return its new checkpoint."""
     import nbformat
     from nbclient import NotebookClient
 
-    notebook = notebook_path(name)
-    print(f"[zoo] no {path.name} yet: running {notebook.name} to train it "
+    path, notebook = checkpoint_path(name), notebook_path(name)
+    print(f"[zoo] {reason}: running {notebook.name} to train it "
           f"({'fast' if os.environ.get('COURSE_FAST') == '1' else 'full'} mode)...", flush=True)
     document = nbformat.read(notebook, as_version=4)
     NotebookClient(document, timeout=timeout_s, kernel_name="python3",
@@ -94,9 +99,22 @@ def ensure_trained(name: str, timeout_s: int = 1800) -> Path:
 
 
 def load(name: str, train_if_missing: bool = True) -> nn.Module:
-    """The trained model ``name`` (see ``ENTRIES``) on the CPU, in eval mode, frozen."""
+    """The trained model ``name`` (see ``ENTRIES``) on the CPU, in eval mode, frozen.
+
+    A checkpoint saved by an earlier version of the model's code (its tensors no longer fit) is
+    retrained like a missing one, with a one-line notice, unless ``train_if_missing=False``.
+    """
     entry = _entry(name)
     path = ensure_trained(name) if train_if_missing else checkpoint_path(name)
+    try:
+        return _load(entry, path)
+    except ArchitectureMismatch:
+        if not train_if_missing:
+            raise
+    return _load(entry, _train(name, f"{path.name} was saved by an earlier version of this model"))
+
+
+def _load(entry: Entry, path: Path) -> nn.Module:
     import torch
 
     config = torch.load(path, map_location="cpu", weights_only=True).get("config", {})
