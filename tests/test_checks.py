@@ -6,6 +6,7 @@ from torch import nn
 from course_lib import cnn
 from course_lib.checks import cnn as cnn_checks
 from course_lib.checks.core import Mistake, check_function
+from helpers import assert_names_the_mistake
 
 
 def quiet(check, student):
@@ -20,14 +21,12 @@ def test_reference_conv_sizes_pass():
 
 @pytest.mark.parametrize("mistake", cnn_checks.CONV_MISTAKES, ids=lambda m: m.name)
 def test_each_conv_size_mistake_is_caught_with_its_own_message(mistake):
-    result = cnn_checks.check_conv_output_size(mistake.implementation)
-    assert not result.passed and result.diagnosis == mistake.name and result.message == mistake.message
+    assert_names_the_mistake(cnn_checks.check_conv_output_size(mistake.implementation), mistake)
 
 
 @pytest.mark.parametrize("mistake", cnn_checks.TRANSPOSE_MISTAKES, ids=lambda m: m.name)
 def test_each_transposed_size_mistake_is_caught_with_its_own_message(mistake):
-    result = cnn_checks.check_conv_transpose_output_size(mistake.implementation)
-    assert not result.passed and result.diagnosis == mistake.name
+    assert_names_the_mistake(cnn_checks.check_conv_transpose_output_size(mistake.implementation), mistake)
 
 
 def test_upsample_block_reference_passes_and_common_mistakes_are_named():

@@ -8,6 +8,7 @@ from course_lib.conditional import (DISCRIMINATOR_CONDITIONING, GENERATOR_CONDIT
                                     ConditionalGenerator, class_grid, discriminator_input, generate_digit,
                                     generator_input, per_class_accuracy)
 from course_lib.gan import discriminator_loss, generator_loss
+from helpers import assert_names_the_mistake
 
 
 def test_generator_input_appends_one_hot_label_after_noise():
@@ -151,8 +152,7 @@ _CHECKS_AND_THEIR_MISTAKES = [
                          ids=[f"{check.__name__}-{m.name}" for check, mistakes in _CHECKS_AND_THEIR_MISTAKES
                               for m in mistakes])
 def test_each_check_names_each_of_its_mistakes(check, mistake):
-    result = check(mistake.implementation)
-    assert not result.passed and result.diagnosis == mistake.name and result.message == mistake.message
+    assert_names_the_mistake(check(mistake.implementation), mistake)
 
 
 def test_pix2pix_loss_checks_accept_the_reference():

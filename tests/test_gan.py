@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from course_lib import gan
 from course_lib.checks import gan as checks
+from helpers import assert_names_the_mistake
 
 
 # --------------------------------------------------------------------------- models
@@ -212,10 +213,7 @@ CASES = [
 def test_each_check_passes_the_reference_and_names_every_listed_mistake(check, reference, mistakes):
     assert check(reference).passed
     for mistake in mistakes:
-        result = check(mistake.implementation)
-        assert not result.passed
-        assert result.diagnosis == mistake.name, (mistake.name, result.message)
-        assert result.message == mistake.message
+        assert_names_the_mistake(check(mistake.implementation), mistake)
 
 
 def test_the_assignment_mistakes_the_issue_lists_are_all_covered():
