@@ -85,18 +85,24 @@ def test_keyboard_interrupt_keeps_model_history_and_last_checkpoint(tmp_path):
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
 
+def _save_that_breaks_off(error, keep_bytes=lambda written: written // 2):
+    """A torch.save that writes the checkpoint, keeps only ``keep_bytes(bytes written)`` of it, then raises ``error``."""
+    real_save = torch.save
+
+    def save(payload, handle):
+        real_save(payload, handle)
+        handle.truncate(keep_bytes(handle.tell()))
+        raise error
+
+    return save
+
+
 def test_keyboard_interrupt_while_writing_a_checkpoint_leaves_the_previous_one(tmp_path, monkeypatch):
     """KeyboardInterrupt in the middle of writing a checkpoint -> the previous checkpoint is intact; no temporary file left."""
     path = tmp_path / "model.pt"
     _save_small(path, value=1.0)
-    real_save = torch.save
-
-    def interrupted_save(payload, handle):
-        real_save(payload, handle)
-        handle.truncate(handle.tell() // 2)  # half the bytes are on disk when Ctrl-C arrives
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(checkpoints.torch, "save", interrupted_save)
+    # half the bytes are on disk when Ctrl-C arrives
+    monkeypatch.setattr(checkpoints.torch, "save", _save_that_breaks_off(KeyboardInterrupt()))
     with pytest.raises(KeyboardInterrupt):
         _save_small(path, value=2.0)
     monkeypatch.undo()
@@ -224,14 +230,8 @@ def test_disk_full_during_save_is_a_clear_error_and_corrupts_nothing(tmp_path, m
     """Disk full (ENOSPC) half-way through a save -> CheckpointError 'the disk is full'; previous checkpoint intact, no temp file."""
     path = tmp_path / "model.pt"
     _save_small(path, value=1.0)
-    real_save = torch.save
-
-    def disk_full(payload, handle):
-        real_save(payload, handle)
-        handle.truncate(100)
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(checkpoints.torch, "save", disk_full)
+    disk_full = OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(checkpoints.torch, "save", _save_that_breaks_off(disk_full, keep_bytes=lambda written: 100))
     with pytest.raises(CheckpointError, match="the disk is full.*previous checkpoint.*untouched"):
         _save_small(path, value=2.0)
     monkeypatch.undo()
