@@ -263,6 +263,9 @@ def fit(model: nn.Module, dataset: Dataset, loss_fn: Callable, *, optimizer: tor
     scheduler: an optional ``torch.optim.lr_scheduler`` on ``optimizer``, stepped after every
     optimizer step (not checkpointed: on resume it is advanced to the resumed step).
 
+    The model trains on the fabric's device and is handed back, in eval mode, on the device it
+    came on (the CPU, usually), so the notebook's CPU tensors can go straight into it afterwards.
+
     Ctrl-C (KeyboardInterrupt) stops training cleanly: the model and history in memory
     are kept and returned, the last checkpoint is intact. A NaN/inf loss raises
     ``TrainingDiverged`` naming the step; the last good checkpoint is kept.
@@ -287,6 +290,7 @@ def fit(model: nn.Module, dataset: Dataset, loss_fn: Callable, *, optimizer: tor
     if len(dataset) == 0:
         raise ValueError("the dataset is empty: nothing to train on")
     fabric = fabric or make_fabric()
+    home = next(model.parameters(), torch.empty(0)).device  # where the model goes back after training
     history = History()
     step = 0
     if checkpoint is not None and resume and Path(checkpoint).exists():
@@ -365,7 +369,7 @@ def fit(model: nn.Module, dataset: Dataset, loss_fn: Callable, *, optimizer: tor
         history.interrupted = True
     finally:
         bar.close()
-        model.eval()
+        model.to(home).eval()
     return history
 
 

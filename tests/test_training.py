@@ -69,6 +69,22 @@ def test_fit_reduces_the_loss_and_records_history_and_evaluations():
     assert history.steps("weight_norm") == [20, 40, 60]
 
 
+def test_fit_trains_on_the_fabrics_device_and_hands_the_model_back_where_it_came_from():
+    """On a GPU the steps run on CUDA; afterwards the model is back on the CPU, so CPU tensors go straight in."""
+    model, devices_seen = nn.Linear(3, 1), []
+
+    def loss(m, batch):
+        devices_seen.append(next(m.parameters()).device.type)
+        return _mse(m, batch)
+
+    fabric = training.make_fabric()
+    training.fit(model, _tiny_problem(), loss, optimizer=torch.optim.SGD(model.parameters(), 0.1), steps=3,
+                 batch_size=8, fabric=fabric)
+    assert devices_seen == [fabric.device.type] * 3
+    assert next(model.parameters()).device.type == "cpu" and not model.training
+    assert model(torch.zeros(2, 3)).shape == (2, 1)
+
+
 def test_fit_calls_the_sample_callback_periodically():
     calls = []
     model = nn.Linear(3, 1)
