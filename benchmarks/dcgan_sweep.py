@@ -35,8 +35,8 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # course_lib from this checkout, installed or not
 
 from course_lib.data import load_mnist  # noqa: E402
-from course_lib.gan import (DCGANDiscriminator, DCGANGenerator, discriminator_loss,  # noqa: E402
-                            generator_loss, init_dcgan_weights, sample_latents, to_unit_range)
+from course_lib.gan import (DCGANDiscriminator, DCGANGenerator, discriminator_loss, generate,  # noqa: E402
+                            generator_loss, init_dcgan_weights, sample_latents)
 from course_lib.metrics import class_histogram, classifier_fid, digit_predictions, evaluation_network  # noqa: E402
 from course_lib.training import seed_everything  # noqa: E402
 
@@ -137,10 +137,7 @@ def main(argv: list[str]) -> None:
             if device.type == "cuda":
                 torch.cuda.synchronize()
             training_seconds += time.perf_counter() - started
-            model = ema.module.eval()
-            with torch.no_grad():
-                samples = torch.cat([to_unit_range(model(z.to(device))).cpu() for z in noise.split(500)])
-            model.train()
+            samples = generate(ema.module, noise)
             confident = (digit_predictions(samples, network)[1] >= 0.9).float().mean().item()
             histogram = class_histogram(samples, network)
             fid = classifier_fid(heldout, samples, network)

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .gan import to_unit_range
+from .gan import generate, to_unit_range
 from .validate import check_positive_int, check_tensor
 
 __all__ = ["GENERATOR_CONDITIONING", "DISCRIMINATOR_CONDITIONING", "one_hot_labels", "generator_input",
@@ -165,12 +165,7 @@ def class_grid(generator: ConditionalGenerator, columns: int = 10, seed: int = 0
     z = torch.randn(columns, generator.z_dim, generator=torch.Generator().manual_seed(seed))
     classes = generator.num_classes
     labels = torch.arange(classes).repeat_interleave(columns)
-    device = next(generator.parameters()).device
-    was_training = generator.training
-    generator.eval()
-    images = generator(z.repeat(classes, 1).to(device), labels.to(device))
-    generator.train(was_training)
-    return to_unit_range(images).cpu(), labels
+    return generate(generator, z.repeat(classes, 1), labels), labels
 
 
 @torch.no_grad()
@@ -184,12 +179,7 @@ def generate_digit(generator: ConditionalGenerator, digit: int, seed: int) -> to
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     z = torch.randn(1, generator.z_dim, generator=torch.Generator().manual_seed(seed))
-    device = next(generator.parameters()).device
-    was_training = generator.training
-    generator.eval()
-    image = generator(z.to(device), torch.tensor([digit], device=device))
-    generator.train(was_training)
-    return to_unit_range(image)[0].cpu()
+    return generate(generator, z, torch.tensor([digit]))[0]
 
 
 def per_class_accuracy(predicted: torch.Tensor, requested: torch.Tensor, num_classes: int = NUM_CLASSES) -> torch.Tensor:

@@ -33,7 +33,7 @@ from .validate import check_positive_int, check_tensor
 __all__ = [
     "LOSS_KINDS", "MLPGenerator", "MLPDiscriminator", "DCGANGenerator", "DCGANDiscriminator", "init_dcgan_weights",
     "discriminator_loss", "generator_loss", "gradient_penalty", "value_function", "to_unit_range",
-    "sample_latents", "eight_gaussians", "mixture_centers", "ModeCoverage", "mode_coverage",
+    "generate", "sample_latents", "eight_gaussians", "mixture_centers", "ModeCoverage", "mode_coverage",
     "gaussian_pdf", "optimal_discriminator", "js_divergence", "slerp", "interpolate_latents", "latent_at",
 ]
 
@@ -168,6 +168,31 @@ def sample_latents(n: int, latent_dim: int, seed: int | None = None, device=None
 def to_unit_range(images: torch.Tensor) -> torch.Tensor:
     """tanh outputs in [-1, 1] -> [0, 1] for metrics and plots: (x + 1) / 2."""
     return ((images + 1) / 2).clamp(0, 1)
+
+
+@torch.no_grad()
+def generate(generator: nn.Module, z: torch.Tensor, labels: torch.Tensor | None = None,
+             batch_size: int = 500) -> torch.Tensor:
+    """Images in [0, 1], on the CPU, from latents ``z`` (and class ``labels`` for a conditional G).
+
+    G runs in eval mode, so BatchNorm uses its running statistics (notebook 03, section 5.1), and
+    goes back to the mode it was in. ``batch_size`` latents at a time: a 28 x 28 feature map per
+    channel and sample adds up (2,000 at once cost the DCGAN a few hundred MB).
+    """
+    check_tensor(z, "z", ndim=2, floating=True)
+    check_positive_int(batch_size, "batch_size")
+    if labels is not None and len(labels) != len(z):
+        raise ValueError(f"labels must give one class per latent: {len(labels)} labels for {len(z)} latents")
+    inputs = (z,) if labels is None else (z, labels)
+    device = next(generator.parameters()).device
+    was_training = generator.training
+    generator.eval()
+    try:
+        images = [to_unit_range(generator(*(t[start:start + batch_size].to(device) for t in inputs))).cpu()
+                  for start in range(0, len(z), batch_size)]
+    finally:
+        generator.train(was_training)
+    return torch.cat(images)
 
 
 # --------------------------------------------------------------------------- losses

@@ -32,6 +32,30 @@ def test_dcgan_models_reject_wrong_shapes_with_clear_messages():
         gan.DCGANDiscriminator(width=8)(torch.randn(2, 1, 32, 32))
 
 
+def test_generate_samples_in_eval_mode_in_batches_and_leaves_the_mode_as_it_was():
+    generator = gan.DCGANGenerator(latent_dim=16, width=8).train()
+    z = torch.randn(7, 16)
+    images = gan.generate(generator, z, batch_size=3)
+    assert images.shape == (7, 1, 28, 28) and images.device.type == "cpu"
+    assert 0 <= images.min() and images.max() <= 1
+    with torch.no_grad():
+        one_pass = gan.to_unit_range(generator.eval()(z))
+    assert torch.allclose(images, one_pass, atol=1e-6), "batches of 3 give what one eval-mode pass gives"
+    assert gan.generate(generator.train(), z).shape == (7, 1, 28, 28) and generator.training
+
+
+def test_generate_passes_class_labels_to_a_conditional_generator_batch_by_batch():
+    from course_lib.conditional import ConditionalGenerator
+
+    generator = ConditionalGenerator()
+    z, labels = torch.randn(5, generator.z_dim), torch.tensor([0, 1, 2, 3, 4])
+    with torch.no_grad():
+        one_pass = gan.to_unit_range(generator.eval()(z, labels))
+    assert torch.allclose(gan.generate(generator, z, labels, batch_size=2), one_pass, atol=1e-6)
+    with pytest.raises(ValueError, match="one class per latent: 4 labels for 5 latents"):
+        gan.generate(generator, z, labels[:4])
+
+
 def test_mlp_discriminator_packs_examples_for_pacgan():
     discriminator = gan.MLPDiscriminator(data_dim=2, hidden=8, pack=2)
     assert discriminator(torch.randn(6, 2)).shape == (3,)
