@@ -28,13 +28,12 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # course_lib from this checkout, installed or not
 
-from course_lib.data import load_mnist  # noqa: E402
+from course_lib.data import load_mnist, random_shift  # noqa: E402
 from course_lib.gan import (DCGANDiscriminator, DCGANGenerator, discriminator_loss, generate,  # noqa: E402
                             generator_loss, init_dcgan_weights, sample_latents)
 from course_lib.metrics import class_histogram, classifier_fid, digit_predictions, evaluation_network  # noqa: E402
@@ -77,14 +76,10 @@ def discriminator(layers: int, w: int, dropout: float) -> nn.Module:
 
 def augment(images: torch.Tensor, kinds: str) -> torch.Tensor:
     """DiffAugment (Zhao et al., 2020) for 28 x 28 digits in [-1, 1]: differentiable, fresh per call."""
+    if "translation" in kinds:  # shift by up to 3 px (1/8 of the size), background fill
+        images = random_shift(images, max_shift=3, fill=-1.0)
     n, device = len(images), images.device
     grid = torch.arange(28, device=device)
-    if "translation" in kinds:  # shift by up to 3 px (1/8 of the size), background fill
-        pad = F.pad(images, (3, 3, 3, 3), value=-1.0)
-        rows = grid[None] + 3 + torch.randint(-3, 4, (n, 1), device=device)
-        cols = grid[None] + 3 + torch.randint(-3, 4, (n, 1), device=device)
-        images = pad.gather(2, rows[:, None, :, None].expand(n, 1, 28, 34)).gather(
-            3, cols[:, None, None, :].expand(n, 1, 28, 28))
     if "cutout" in kinds:  # one 13 x 13 square (about half the size) set to background
         cy, cx = (torch.randint(0, 29, (n, 1, 1), device=device) for _ in range(2))
         inside = ((grid[None, :, None] - cy).abs() < 7) & ((grid[None, None, :] - cx).abs() < 7)
