@@ -8,8 +8,18 @@ In a solution notebook:
 * a markdown cell containing ``### BEGIN SOLUTION`` becomes ``YOUR ANSWER HERE``;
 * outputs and execution counts are stripped.
 
-These are nbgrader's own markers, so an instructor can hand ``solutions/`` to
-nbgrader unchanged. Usage::
+These are nbgrader's own markers. nbgrader also needs to know each cell's role, from
+``metadata.nbgrader``; ``add_grading_metadata`` derives it from the markers and keeps it in the
+solution notebooks (it is written back to ``solutions/`` when missing or inconsistent):
+
+* a code cell with a solution region: a solution cell (the student edits it);
+* a code cell with hidden tests: an autograded test cell, read-only, worth ``points`` (default 1);
+* a markdown cell with a solution region: a manually graded answer, worth ``points`` (default 2);
+* every other cell: read-only.
+
+``grade_id`` and ``points`` already present are kept, so an instructor sets the points once
+(nbgrader's "Create Assignment" toolbar or the notebook's JSON) and they survive regeneration.
+An instructor hands ``solutions/`` to nbgrader as the assignment's source (README, "For instructors"). Usage::
 
     python -m course_lib.exercises            # regenerate exercises/
     python -m course_lib.exercises --check    # exit 1 if exercises/ is out of date
@@ -23,7 +33,7 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["strip_solution_code", "make_exercise", "generate", "out_of_date"]
+__all__ = ["strip_solution_code", "add_grading_metadata", "make_exercise", "generate", "out_of_date"]
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
@@ -55,7 +65,51 @@ def strip_solution_code(source: str) -> str:
         raise TypeError(f"source must be a cell's source text (str), got {type(source).__name__}")
     source = _replace_blocks(source, BEGIN, END, ["# YOUR CODE HERE", "raise NotImplementedError()"])
     source = _replace_blocks(source, BEGIN_HIDDEN, END_HIDDEN, None)
-    return re.sub(r"\n{3,}", "\n\n", source).rstrip() + ("\n" if source.endswith("\n") else "")
+    return source.rstrip() + ("\n" if source.endswith("\n") else "")
+
+
+NBGRADER_SCHEMA = 3
+DEFAULT_POINTS = {"autograded": 1, "manual": 2}
+
+
+def _role(cell) -> str:
+    if cell.cell_type == "code" and BEGIN_HIDDEN in cell.source:
+        return "autograded"
+    if BEGIN in cell.source:
+        return "solution" if cell.cell_type == "code" else "manual"
+    return "readonly"
+
+
+def _readable_id(cell, role: str) -> str:
+    """A grade_id a person recognises: the function a cell defines or checks, else the cell's id."""
+    if role == "solution" and (match := re.search(r"^def (\w+)", cell.source, re.M)):
+        return match.group(1)
+    if role == "autograded" and (match := re.search(r"\bcheck_(\w+)\(", cell.source)):
+        return f"test_{match.group(1)}"
+    prefix = {"manual": "answer", "autograded": "test", "solution": "solution"}.get(role, "cell")
+    return f"{prefix}_{cell.get('id') or 'x'}"
+
+
+def add_grading_metadata(notebook):
+    """A copy of a solution notebook whose every cell carries consistent ``metadata.nbgrader``."""
+    notebook = nbformat.from_dict(nbformat.from_dict(notebook))  # deep copy
+    used = set()
+    for cell in notebook.cells:
+        role, old = _role(cell), cell.metadata.get("nbgrader", {})
+        grade_id = old.get("grade_id") or _readable_id(cell, role)
+        base, suffix = grade_id, 2
+        while grade_id in used:
+            grade_id, suffix = f"{base}_{suffix}", suffix + 1
+        used.add(grade_id)
+        meta = {"grade": role in ("autograded", "manual"), "grade_id": grade_id,
+                "locked": role in ("autograded", "readonly"), "schema_version": NBGRADER_SCHEMA,
+                "solution": role in ("solution", "manual")}
+        if meta["grade"]:
+            meta["points"] = old.get("points", DEFAULT_POINTS[role])
+        if role == "manual":
+            meta["task"] = False
+        cell.metadata["nbgrader"] = meta
+    return notebook
 
 
 def make_exercise(notebook):
@@ -79,8 +133,14 @@ def _pairs(solutions: Path, exercises: Path):
         yield path, exercises / path.name
 
 
-def _render(path: Path) -> str:
-    return nbformat.writes(make_exercise(nbformat.read(path, as_version=4))) + "\n"
+def _rendered(source: Path) -> tuple[str, str]:
+    """The texts ``generate`` writes: (the solution with its grading metadata, its exercise)."""
+    solution = add_grading_metadata(nbformat.read(source, as_version=4))
+    return nbformat.writes(solution) + "\n", nbformat.writes(make_exercise(solution)) + "\n"
+
+
+def _differs(path: Path, text: str) -> bool:
+    return not path.exists() or path.read_text(encoding="utf-8") != text
 
 
 def _check_folder(solutions) -> Path:
@@ -92,24 +152,31 @@ def _check_folder(solutions) -> Path:
 
 
 def generate(solutions: Path, exercises: Path) -> list[Path]:
+    """Write each exercise, and each solution whose grading metadata was missing or stale."""
     solutions, exercises = _check_folder(solutions), Path(exercises)
     exercises.mkdir(parents=True, exist_ok=True)
     written = []
     for source, target in _pairs(solutions, exercises):
-        text = _render(source)
-        if not target.exists() or target.read_text(encoding="utf-8") != text:
-            target.write_text(text, encoding="utf-8")
-            written.append(target)
+        for path, text in zip((source, target), _rendered(source)):
+            if _differs(path, text):
+                path.write_text(text, encoding="utf-8")
+                written.append(path)
     return written
 
 
 def out_of_date(solutions: Path, exercises: Path) -> list[str]:
-    """Names of exercise notebooks that differ from what ``generate`` would write (or are orphans)."""
+    """Names of notebooks that differ from what ``generate`` would write (or are orphans)."""
     solutions, exercises = _check_folder(solutions), Path(exercises)
-    stale = [target.name for source, target in _pairs(solutions, exercises)
-             if not target.exists() or target.read_text(encoding="utf-8") != _render(source)]
+    stale = []
+    for source, target in _pairs(solutions, exercises):
+        solution_text, exercise_text = _rendered(source)
+        if _differs(source, solution_text):
+            stale.append(f"{solutions.name}/{source.name} (grading metadata)")
+        if _differs(target, exercise_text):
+            stale.append(f"{exercises.name}/{target.name}")
     expected = {p.name for p in solutions.glob("*.ipynb")}
-    stale += [p.name + " (no solution)" for p in sorted(exercises.glob("*.ipynb")) if p.name not in expected]
+    stale += [f"{exercises.name}/{p.name} (no solution)" for p in sorted(exercises.glob("*.ipynb"))
+              if p.name not in expected]
     return stale
 
 
@@ -123,7 +190,7 @@ def main(argv=None) -> int:
     if args.check:
         stale = out_of_date(args.solutions, args.exercises)
         for name in stale:
-            print(f"out of date: exercises/{name}")
+            print(f"out of date: {name}")
         if stale:
             print("run: python -m course_lib.exercises")
         return 1 if stale else 0

@@ -1,0 +1,175 @@
+"""nbgrader grades every assignment end to end, with its default (strict) settings.
+
+One scratch course folder holds every notebook of ``solutions/`` as an assignment's source. nbgrader
+generates the student versions, then autogrades three submissions of each assignment:
+
+* ``reference``: the solution itself, which must get every autograded point and run without an error;
+* the untouched student version, fetched and submitted as it is (by the user running the tests), which must get 0;
+* ``one_mistake``: the solution with one named mistake planted, which must lose exactly the points of
+  the cell that checks that mistake, and no other.
+
+The whole pipeline runs once per test session (about 100 s on 2 cores in fast mode) through nbgrader's
+own command line, as the README's "For instructors" section tells an instructor to run it.
+"""
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from nbgrader.api import Gradebook
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = ROOT / "solutions"
+ASSIGNMENTS = sorted(path.stem for path in SOLUTIONS.glob("*.ipynb"))
+UNTOUCHED = getpass.getuser()  # the student who fetches the release and submits it as it is
+STUDENTS = ("reference", UNTOUCHED, "one_mistake")
+
+# assignment -> (the solution's line, the planted mistake, the grade_id of the test cell that must catch it)
+ONE_MISTAKE = {
+    "01_cnn_assignment": ("return (size + 2 * padding - kernel_size) // stride + 1",
+                          "return (size + padding - kernel_size) // stride + 1",  # padding counted once
+                          "test_conv_output_size"),
+    "03_gan_losses_assignment": ("d_loss = discriminator_loss(D(real), D(fake.detach()))",
+                                 "d_loss = discriminator_loss(D(real), D(fake))",  # no detach
+                                 "test_gan_step_losses"),
+    "04_vae_assignment": ("return mu + torch.exp(0.5 * logvar) * eps",
+                          "return mu + torch.exp(logvar) * eps",  # the variance where the std belongs
+                          "test_reparameterize"),
+    "06_conditional_assignment": ("fake_logits = discriminator(torch.cat([inputs, fake.detach()], dim=1))",
+                                  "fake_logits = discriminator(torch.cat([inputs, fake], dim=1))",  # no detach
+                                  "test_pix2pix_discriminator_loss"),
+    "08_style_assignment": ("return F.mse_loss(model(noisy), noise)",
+                            "return F.mse_loss(model(noisy), clean)",  # predicts the image, not the noise
+                            "test_residual_denoiser_loss"),
+}
+
+CONFIG = """c = get_config()
+c.CourseDirectory.course_id = "pixels-from-noise"
+c.CourseDirectory.db_url = {db_url!r}
+c.Exchange.root = {exchange!r}
+c.ExecutePreprocessor.timeout = 600
+"""
+
+
+def nbgrader(folder: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run nbgrader's command line in a folder; fail the test with its output when it fails."""
+    done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=folder, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT),  # nbgrader runs `alembic` from PATH
+                               "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])})
+    assert done.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done
+
+
+def plant_mistake(notebook_path: Path, assignment: str) -> str:
+    line, mistake, _ = ONE_MISTAKE[assignment]
+    text = notebook_path.read_text(encoding="utf-8")
+    assert json.dumps(line)[1:-1] in text, f"{assignment}: the line to break is no longer in the solution: {line}"
+    return text.replace(json.dumps(line)[1:-1], json.dumps(mistake)[1:-1])
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """A course folder after nbgrader graded every assignment (see the module docstring).
+
+    The first assignment travels the whole way the README's "For instructors" section describes:
+    generate, release, fetch and submit (as a student, in another folder), collect, autograde,
+    feedback, export. The other assignments' untouched submissions are copied from release/.
+    """
+    course, student, exchange = (tmp_path_factory.mktemp(name) for name in ("course", "student", "exchange"))
+    config = CONFIG.format(db_url=f"sqlite:///{course / 'gradebook.db'}", exchange=str(exchange))
+    for folder in (course, student):
+        (folder / "nbgrader_config.py").write_text(config)
+    for assignment in ASSIGNMENTS:
+        (course / "source" / assignment).mkdir(parents=True)
+        shutil.copy(SOLUTIONS / f"{assignment}.ipynb", course / "source" / assignment)
+    nbgrader(course, "generate_assignment", "*", "--force")
+
+    first = ASSIGNMENTS[0]
+    nbgrader(course, "release_assignment", first)
+    nbgrader(student, "fetch_assignment", "--course", "pixels-from-noise", first)
+    nbgrader(student, "submit", "--course", "pixels-from-noise", first)
+    nbgrader(course, "collect", first)
+
+    for assignment in ASSIGNMENTS:
+        notebook = f"{assignment}.ipynb"
+        submissions = {name: course / "submitted" / name / assignment for name in STUDENTS}
+        for folder in submissions.values():
+            folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(SOLUTIONS / notebook, submissions["reference"] / notebook)
+        if assignment != first:
+            shutil.copy(course / "release" / assignment / notebook, submissions[UNTOUCHED] / notebook)
+        (submissions["one_mistake"] / notebook).write_text(plant_mistake(SOLUTIONS / notebook, assignment),
+                                                           encoding="utf-8")
+    nbgrader(course, "autograde", "*", "--force")
+    nbgrader(course, "generate_feedback", "*", "--force")
+    nbgrader(course, "export")
+    return course
+
+
+def autograded_scores(course: Path, assignment: str, student: str) -> dict[str, tuple[float, float]]:
+    """grade_id -> (score, max score) of every autograded cell of one submission."""
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        submission = gradebook.find_submission_notebook(assignment, assignment, student)
+        return {grade.name: (grade.score, grade.max_score) for grade in submission.grades
+                if grade.cell.cell_type == "code"}
+
+
+def test_every_assignment_has_all_three_kinds_of_graded_cell():
+    for assignment in ASSIGNMENTS:
+        cells = nbformat.read(SOLUTIONS / f"{assignment}.ipynb", as_version=4).cells
+        roles = [cell.metadata.get("nbgrader", {}) for cell in cells]
+        assert all(roles), f"{assignment}: every cell carries nbgrader metadata (python3 tasks.py exercises)"
+        assert any(r["solution"] and not r["grade"] for r in roles), f"{assignment}: no solution cell"
+        assert any(r["grade"] and r["locked"] and r["points"] > 0 for r in roles), f"{assignment}: no autograded cell"
+        assert any(r["grade"] and r["solution"] and r["points"] > 0 for r in roles), f"{assignment}: no answer cell"
+
+
+def test_every_assignment_has_a_planted_mistake_in_this_spec():
+    assert sorted(ONE_MISTAKE) == ASSIGNMENTS
+
+
+def test_the_released_student_version_is_the_one_in_exercises(course):
+    for assignment in ASSIGNMENTS:
+        released = nbformat.read(course / "release" / assignment / f"{assignment}.ipynb", as_version=4)
+        ours = nbformat.read(ROOT / "exercises" / f"{assignment}.ipynb", as_version=4)
+        assert [c.source for c in released.cells] == [c.source for c in ours.cells], assignment
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_reference_solution_gets_every_autograded_point_and_runs_without_error(course, assignment):
+    scores = autograded_scores(course, assignment, "reference")
+    assert scores and all(score == maximum > 0 for score, maximum in scores.values()), scores
+    graded = nbformat.read(course / "autograded" / "reference" / assignment / f"{assignment}.ipynb", as_version=4)
+    errors = [cell.source[:80] for cell in graded.cells if cell.cell_type == "code"
+              for output in cell.outputs if output.output_type == "error"]
+    assert errors == []
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_untouched_student_version_scores_zero(course, assignment):
+    scores = autograded_scores(course, assignment, UNTOUCHED)
+    assert scores and all(score == 0 for score, _ in scores.values()), scores
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_one_named_mistake_loses_exactly_the_points_of_the_cell_that_checks_it(course, assignment):
+    scores = autograded_scores(course, assignment, "one_mistake")
+    catching_cell = ONE_MISTAKE[assignment][2]
+    assert scores[catching_cell][0] == 0, f"{catching_cell} did not catch the planted mistake"
+    lost = {name for name, (score, maximum) in scores.items() if score < maximum}
+    assert lost == {catching_cell}
+
+
+def test_feedback_and_the_grades_table_reach_the_instructor(course):
+    first = ASSIGNMENTS[0]
+    assert (course / "feedback" / UNTOUCHED / first / f"{first}.html").exists()
+    grades = (course / "grades.csv").read_text().splitlines()
+    assert grades[0].startswith("assignment,") and len(grades) == 1 + len(ASSIGNMENTS) * len(STUDENTS)
