@@ -224,6 +224,12 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "iw_samples": Budget(full=200, fast=20),  # k of the importance-weighted likelihood
         "iw_digits": Budget(full=500, fast=100),
     },
+    "common_mistakes": {  # notebooks/99_common_mistakes.ipynb (each broken recipe and its fix, on every seed)
+        "gan_steps": Budget(full=800, fast=300),  # the 1-D toy GAN: G(z) = a z + b against a small MLP D
+        "gan_lr": Budget(full=1e-2, fast=1e-2),  # Adam, betas (0.5, 0.999), both players
+        "vae_steps": Budget(full=1500, fast=150),  # the MLP VAE (latent 8, hidden 256), batch 128
+        "seeds": Budget(full=3, fast=2),
+    },
 }
 
 
