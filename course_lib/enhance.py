@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .metrics import psnr, ssim
-from .validate import check_images, check_positive_int
+from .validate import check_images, check_positive_int, check_tensor
 
 __all__ = ["add_noise", "downscale", "bicubic_upscale", "center_crop", "rgb_to_ycbcr", "ycbcr_to_rgb",
            "ResidualDenoiser", "residual_denoiser_loss", "SubPixelSR", "Colorizer",
@@ -55,7 +55,12 @@ def bicubic_upscale(images: torch.Tensor, scale: int) -> torch.Tensor:
 
 def center_crop(image: torch.Tensor, size: int, multiple: int = 1) -> torch.Tensor:
     """Central ``size`` x ``size`` crop of (..., H, W) (smaller if the image is), rounded to ``multiple``."""
+    check_tensor(image, "image", ndim=(2, 3, 4))
+    check_positive_int(size, "size")
+    check_positive_int(multiple, "multiple")
     h, w = image.shape[-2:]
+    if min(size, h, w) < multiple:
+        raise ValueError(f"a {size} px crop of a {h}x{w} image rounded to a multiple of {multiple} is empty")
     side = min(size, h, w) // multiple * multiple
     top, left = (h - side) // 2, (w - side) // 2
     return image[..., top:top + side, left:left + side]
@@ -167,6 +172,8 @@ class Colorizer(nn.Module):
 
     @torch.no_grad()
     def colorize(self, luma: torch.Tensor) -> torch.Tensor:
+        """(N, 1, H, W) luma in [0, 1] -> (N, 3, H, W) RGB."""
+        luma = check_images(luma, channels=(1,), name="luma").to(next(self.parameters()).dtype)
         return ycbcr_to_rgb(torch.cat([luma, self(luma).clamp(0, 1)], 1))
 
 

@@ -64,8 +64,20 @@ def bernoulli_nll(logits: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
     if logits.shape != images.shape:
         raise ValueError(f"logits and images must have the same shape, got {tuple(logits.shape)} and "
                          f"{tuple(images.shape)}")
+    _check_targets(images)
     bce = F.binary_cross_entropy_with_logits(logits, images, reduction="none")
     return bce.flatten(1).sum(dim=1)
+
+
+def _check_targets(images) -> None:
+    """Bernoulli targets are probabilities: a [-1, 1] or 0-255 image gives a plausible-looking wrong number."""
+    check_tensor(images, "images", floating=True)
+    if images.numel() and images.device.type != "meta":
+        low, high = images.min().item(), images.max().item()
+        if low < -1e-3 or high > 1 + 1e-3:
+            hint = "x / 255" if high > 2 else "(x + 1) / 2"
+            raise ValueError(f"the VAE's target images must have values in [0, 1] (Bernoulli probabilities), got "
+                             f"min {low:.2f}, max {high:.2f}; rescale with {hint}")
 
 
 def negative_elbo(logits, images, mu, logvar, beta: float = 1.0) -> torch.Tensor:
