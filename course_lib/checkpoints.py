@@ -3,10 +3,18 @@
 * ``save_checkpoint`` writes to a temporary file in the same folder, flushes it
   to disk and renames it over the old one (``os.replace`` is atomic), so a crash
   or Ctrl-C in the middle of saving leaves the previous checkpoint intact.
+  A save killed before the rename leaves ``.NAME.PID.xxxx.tmp``; the next save or
+  load of that checkpoint removes it.
 * ``load_checkpoint`` uses ``torch.load(weights_only=True)``: only tensors and
-  plain Python containers are accepted, never arbitrary pickled objects.
+  plain Python containers are accepted, never arbitrary pickled objects. Saving
+  accepts exactly what that loader reads back (``plain_data``: NumPy scalars become
+  Python numbers, anything else is refused at save time), so a save never writes a
+  file its own loader refuses.
 * Every checkpoint carries a SHA-256 digest of its contents, so a file corrupted on
-  disk (a flipped byte inside the weights) is an error, not silently wrong weights.
+  disk (a flipped byte inside the weights) is an error, not silently wrong weights;
+  a version-2 file without its digest is refused too.
+* Loading checks every model and optimizer state against its target before it
+  restores anything: a mismatch never leaves a half-restored model.
 * A model whose parameters became NaN/inf is never saved over a good checkpoint.
 * A checkpoint carries what a resume needs: step, model and optimizer states,
   RNG states, history and the run's config.

@@ -199,6 +199,9 @@ def ssim(prediction: torch.Tensor, target: torch.Tensor) -> float:
     from torchmetrics.functional.image import structural_similarity_index_measure
 
     _check_pair(prediction, target)
+    if min(prediction.shape[-2:]) < 11:
+        raise ValueError(f"SSIM uses an 11x11 window: images must be at least 11x11 pixels, got shape "
+                         f"{tuple(prediction.shape)}")
     return float(structural_similarity_index_measure(prediction.clamp(0, 1), target, data_range=1.0))
 
 
