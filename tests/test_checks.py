@@ -102,7 +102,7 @@ from course_lib.checks import vae as vae_checks  # noqa: E402
 
 
 def test_a_detached_reparameterization_fails_even_inside_no_grad():
-    """The caller's torch.no_grad() does not hide that no gradient reaches mu and logvar."""
+    """reparameterize that detaches z, checked inside torch.no_grad() -> fails: 'no gradient reaches mu and logvar'."""
     detached = lambda mu, lv, eps: (mu + torch.exp(0.5 * lv) * eps).detach()  # noqa: E731
     with torch.no_grad():
         result = vae_checks.check_reparameterize(detached)
@@ -111,12 +111,13 @@ def test_a_detached_reparameterization_fails_even_inside_no_grad():
 
 @pytest.mark.parametrize("mistake", gan_checks.STEP_MISTAKES, ids=lambda m: m.name)
 def test_detach_mistakes_are_named_even_inside_no_grad(mistake):
+    """GAN step without detach, or with the detach in the generator step, checked inside torch.no_grad() -> fails with that mistake's message."""
     with torch.no_grad():
         assert_names_the_mistake(gan_checks.check_gan_step_losses(mistake.implementation), mistake)
 
 
 def test_a_naive_log_of_sigmoid_fails_at_the_logits_a_confident_discriminator_produces():
-    """-(log sigmoid(r) + log(1 - sigmoid(f))) matches on ordinary logits but is inf at |logit| >= 25."""
+    """Naive -(log sigmoid(r) + log(1 - sigmoid(f))) (right on ordinary logits) -> fails on the |logit| >= 25 probe with a message on softplus/logsigmoid."""
     naive = lambda r, f: -(torch.sigmoid(r).log() + (1 - torch.sigmoid(f)).log()).mean()  # noqa: E731
     result = gan_checks.check_discriminator_loss(naive)
     assert not result.passed and result.diagnosis == "naive_log_sigmoid" and "sigmoid(25)" in result.message
@@ -126,6 +127,7 @@ def test_a_naive_log_of_sigmoid_fails_at_the_logits_a_confident_discriminator_pr
 
 
 def test_a_kl_that_changes_mu_in_place_fails():
+    """gaussian_kl that squares mu in place (mu.pow_(2)) -> fails: 'changed its input mu in place'."""
     def kl_in_place(mu, logvar):
         mu.pow_(2)
         return 0.5 * (mu + logvar.exp() - 1 - logvar).sum(1)
@@ -135,6 +137,7 @@ def test_a_kl_that_changes_mu_in_place_fails():
 
 
 def test_an_upsampling_block_whose_convolution_is_never_used_fails():
+    """Upsampling block whose ConvTranspose2d is created but never used in forward -> fails naming the parameters that get no gradient."""
     class Unused(nn.Module):
         def __init__(self, i, o):
             super().__init__()
@@ -155,6 +158,7 @@ def _never_returns(*args):
 
 @pytest.mark.parametrize("where", ["main thread", "other thread"])
 def test_a_function_that_never_returns_is_stopped_by_the_time_limit(monkeypatch, where):
+    """Student function that loops forever (checked from the main thread or another thread) -> fails after the time limit: 'did not finish within'."""
     monkeypatch.setattr(core, "TIME_LIMIT_S", 0.3)
     results = []
     run = lambda: results.append(vae_checks.check_gaussian_kl(_never_returns))  # noqa: E731
@@ -168,6 +172,7 @@ def test_a_function_that_never_returns_is_stopped_by_the_time_limit(monkeypatch,
 
 
 def test_the_gradient_penalty_check_works_inside_no_grad_and_survives_sys_exit():
+    """Correct gradient penalty checked inside torch.no_grad(); an answer that calls sys.exit -> the first passes, the second fails with guidance (no traceback)."""
     with torch.no_grad():
         assert gan_checks.check_gradient_penalty(gan_checks._reference_penalty).passed
     result = gan_checks.check_gradient_penalty(lambda *args: sys.exit(0))

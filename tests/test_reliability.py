@@ -267,25 +267,27 @@ def test_read_only_folder_is_a_clear_error_and_corrupts_nothing(tmp_path, monkey
     assert torch.all(_weight(path) == 1.0)
 
 
-def test_a_real_full_disk_is_reported_as_a_full_disk(tmp_path, monkeypatch):
-    """A save whose writes hit the kernel's ENOSPC (/dev/full) -> CheckpointError 'the disk is full' (not PyTorch's 'unexpected pos'); old checkpoint intact."""
-    if not os.path.exists("/dev/full"):
-        pytest.skip("no /dev/full on this system")
-    path = tmp_path / "model.pt"
+@pytest.fixture
+def tiny_filesystem(tmp_path):
+    """A real 64 KiB tmpfs (needs root and mount; skipped elsewhere): the disk fills up for real."""
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=False)
+
+
+def test_a_real_full_disk_is_reported_as_a_full_disk(tiny_filesystem):
+    """A save that fills a real 64 KiB file system (kernel ENOSPC mid-write) -> CheckpointError 'the disk is full', not PyTorch's '[enforce fail ...] unexpected pos'; the old checkpoint intact, no temp file."""
+    path = tiny_filesystem / "model.pt"
     _save_small(path, value=1.0)
-    placeholder = tmp_path / ".model.pt.placeholder.tmp"
-    real_mkstemp = checkpoints.tempfile.mkstemp
-
-    def full_disk(*args, **kwargs):  # the temporary file is the kernel's always-full device
-        placeholder.touch()
-        return os.open("/dev/full", os.O_WRONLY), str(placeholder)
-
-    monkeypatch.setattr(checkpoints.tempfile, "mkstemp", full_disk)
-    with pytest.raises(CheckpointError, match="the disk is full.*previous checkpoint.*untouched"):
+    with pytest.raises(CheckpointError, match="the disk is full.*previous checkpoint.*untouched") as caught:
         save_checkpoint(path, models=nn.Linear(256, 256), step=2)
-    monkeypatch.setattr(checkpoints.tempfile, "mkstemp", real_mkstemp)
+    assert "enforce fail" not in str(caught.value)
     assert torch.all(_weight(path) == 1.0)
-    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]
+    assert [p.name for p in tiny_filesystem.iterdir()] == ["model.pt"]
 
 
 def test_an_unreadable_checkpoint_is_reported_as_a_permission_problem(tmp_path, monkeypatch):
