@@ -3,10 +3,18 @@
 * ``save_checkpoint`` writes to a temporary file in the same folder, flushes it
   to disk and renames it over the old one (``os.replace`` is atomic), so a crash
   or Ctrl-C in the middle of saving leaves the previous checkpoint intact.
+  A save killed before the rename leaves ``.NAME.PID.xxxx.tmp``; the next save or
+  load of that checkpoint removes it.
 * ``load_checkpoint`` uses ``torch.load(weights_only=True)``: only tensors and
-  plain Python containers are accepted, never arbitrary pickled objects.
+  plain Python containers are accepted, never arbitrary pickled objects. Saving
+  accepts exactly what that loader reads back (``plain_data``: NumPy scalars become
+  Python numbers, anything else is refused at save time), so a save never writes a
+  file its own loader refuses.
 * Every checkpoint carries a SHA-256 digest of its contents, so a file corrupted on
-  disk (a flipped byte inside the weights) is an error, not silently wrong weights.
+  disk (a flipped byte inside the weights) is an error, not silently wrong weights;
+  a version-2 file without its digest is refused too.
+* Loading checks every model and optimizer state against its target before it
+  restores anything: a mismatch never leaves a half-restored model.
 * A model whose parameters became NaN/inf is never saved over a good checkpoint.
 * A checkpoint carries what a resume needs: step, model and optimizer states,
   RNG states, history and the run's config.
@@ -14,20 +22,24 @@
 from __future__ import annotations
 
 import errno
+import glob
 import hashlib
+import io
 import os
 import pickle
 import random
 import re
 import tempfile
+from collections import OrderedDict
 from pathlib import Path
 from typing import Mapping
 
+import numpy as np
 import torch
 from torch import nn
 
 __all__ = ["CheckpointError", "ArchitectureMismatch", "save_checkpoint", "load_checkpoint", "load_state_dict_checked",
-           "rng_state", "set_rng_state"]
+           "plain_data", "remove_stale_temporary_files", "rng_state", "set_rng_state"]
 
 FORMAT_VERSION = 2  # 2 added the "checksum" entry; version-1 files still load (unverified)
 
@@ -100,21 +112,44 @@ def _digest(payload: Mapping) -> str:
     return sha.hexdigest()
 
 
-_PLAIN = (type(None), bool, int, float, str, torch.Tensor)
+_PLAIN = (type(None), bool, int, float, complex, str, bytes)  # exactly these types: subclasses such as
+# numpy.float64 or an IntEnum pickle as a reference to their class, which weights_only loading refuses
+_CONTAINERS = (dict, OrderedDict, list, tuple)
 
 
-def _check_plain(value, where: str) -> None:
-    """Checkpoints hold only what ``weights_only`` loading accepts, so a save never makes an unloadable file."""
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            _check_plain(item, f"{where}[{key!r}]")
-    elif isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            _check_plain(item, f"{where}[{i}]")
-    elif not isinstance(value, _PLAIN):
-        raise TypeError(f"{where} is a {type(value).__name__}; a checkpoint stores only numbers, strings, "
-                        "tensors and lists/dicts of them (so that loading can never run code): "
-                        "store a name or a number instead")
+def plain_data(value, where: str = "value"):
+    """``value`` as what ``weights_only`` loading accepts, or a ``TypeError`` naming the first offending item.
+
+    NumPy scalars become Python numbers (``np.float64(1e-3)`` -> ``1e-3``); other subclasses of
+    plain types (an ``IntEnum``, a ``str`` subclass) and any other object are refused, so a save
+    never writes a file that loading would refuse.
+    """
+    if type(value) in _PLAIN or isinstance(value, torch.Tensor):
+        return value
+    if type(value) in _CONTAINERS:
+        if isinstance(value, Mapping):
+            return type(value)((plain_data(k, f"a key of {where}"), plain_data(v, f"{where}[{k!r}]"))
+                               for k, v in value.items())
+        return type(value)(plain_data(v, f"{where}[{i}]") for i, v in enumerate(value))
+    if isinstance(value, np.generic) and type(value.item()) in _PLAIN:  # np.float64, np.int64, np.bool_...
+        return value.item()
+    plain = next((t for t in _PLAIN if isinstance(value, t)), None)
+    fix = f"store {plain.__name__}(...) of it" if plain else "store a name or a number instead"
+    raise TypeError(f"{where} is a {type(value).__module__}.{type(value).__qualname__}; a checkpoint stores only "
+                    "numbers, strings, tensors and lists/dicts of them (so that loading can never run code): "
+                    f"{fix}")
+
+
+def _round_trips(value, where: str) -> None:
+    """Belt and braces: the safe loader reads back what was converted (small values only)."""
+    buffer = io.BytesIO()
+    torch.serialization.save(value, buffer)  # not torch.save, which tests replace to break real saves
+    buffer.seek(0)
+    try:
+        torch.load(buffer, weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise TypeError(f"{where} holds something the safe loader refuses ({_referenced_global(error)}); "
+                        "store numbers, strings, tensors and lists/dicts of them") from None
 
 
 def _non_finite_parameters(models: Mapping[str, nn.Module]) -> list[str]:
@@ -140,11 +175,14 @@ def save_checkpoint(path, *, models, optimizers=None, step: int = 0, history: Ma
     optimizers = _as_dict(optimizers, "optimizer", torch.optim.Optimizer)
     if isinstance(step, bool) or not isinstance(step, int) or step < 0:
         raise ValueError(f"step must be a non-negative integer, got {step!r}")
+    plain = {}
     for what, value in (("history", history), ("config", config), ("extra", extra)):
         if value is not None and not isinstance(value, Mapping):
             raise TypeError(f"{what} must be a dict (or None), got {type(value).__name__}"
                             + ("; pass history.state_dict()" if what == "history" else ""))
-        _check_plain(value, what)
+        plain[what] = plain_data(dict(value or {}), what)
+        if what != "history":  # a history is numbers only; configs are small
+            _round_trips(plain[what], what)
     broken = _non_finite_parameters(models)
     if broken:
         raise CheckpointError(
@@ -157,25 +195,31 @@ def save_checkpoint(path, *, models, optimizers=None, step: int = 0, history: Ma
         "step": int(step),
         "models": {k: m.state_dict() for k, m in models.items()},
         "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
-        "history": dict(history or {}),
-        "config": dict(config or {}),
+        "history": plain["history"],
+        "config": plain["config"],
         "rng": rng_state(),
-        "extra": dict(extra or {}),
+        "extra": plain["extra"],
     }
     payload["checksum"] = _digest(payload)
     tmp_name = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        remove_stale_temporary_files(path)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
+            # Serialised in memory first, then written with one plain write: a full disk then raises
+            # OSError(ENOSPC) here, not PyTorch's "[enforce fail ...] unexpected pos" from its zip writer.
+            buffer = io.BytesIO()
+            torch.save(payload, buffer)
+            handle.write(buffer.getbuffer())
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
         tmp_name = None
-    except (OSError, RuntimeError) as error:  # PyTorch's zip writer reports a failed write as RuntimeError
+    except (OSError, RuntimeError) as error:
         reason = {errno.ENOSPC: "the disk is full", errno.EROFS: "the folder is read-only",
-                  errno.EACCES: "permission denied", errno.EDQUOT: "the disk quota is exceeded"}.get(
+                  errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+                  errno.EDQUOT: "the disk quota is exceeded"}.get(
             getattr(error, "errno", None), getattr(error, "strerror", None) or str(error).splitlines()[0][:200])
         raise CheckpointError(
             f"could not save checkpoint to {path}: {reason}. The previous checkpoint (if any) is untouched; "
@@ -187,28 +231,97 @@ def save_checkpoint(path, *, models, optimizers=None, step: int = 0, history: Ma
     return path
 
 
-def load_state_dict_checked(module: nn.Module, state_dict: Mapping, name: str = "model") -> None:
-    """``module.load_state_dict`` with an error that lists every mismatch at once."""
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"model {name!r} must be a torch.nn.Module, got {type(module).__name__}")
-    if not isinstance(state_dict, Mapping):
-        raise TypeError(f"the state dict for {name!r} must be a dict of tensors, got {type(state_dict).__name__}")
+def remove_stale_temporary_files(path) -> list[Path]:
+    """Delete what saves of ``path`` killed mid-write left behind (``.NAME.PID.xxxx.tmp`` of a dead process)."""
+    path = Path(path)
+    removed = []
+    try:
+        candidates = list(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+    except OSError:
+        return removed
+    for candidate in candidates:
+        pid = candidate.name[len(path.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and _alive(int(pid)):
+            continue  # a save in progress (this or another process)
+        try:
+            candidate.unlink()
+            removed.append(candidate)
+        except OSError:
+            pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists but belongs to someone else
+        return True
+    return True
+
+
+def _mismatches(module: nn.Module, state_dict: Mapping, name: str) -> str | None:
+    """Every difference between the model's tensors and the checkpoint's, as one message (None if they fit)."""
     own = module.state_dict()
     missing = sorted(set(own) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(own))
     shapes = [f"{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(own[k].shape)}"
               for k in sorted(set(own) & set(state_dict))
               if hasattr(state_dict[k], "shape") and state_dict[k].shape != own[k].shape]
-    if missing or unexpected or shapes:
-        lines = [f"the checkpoint's '{name}' does not fit this architecture ({type(module).__name__}):"]
-        if missing:
-            lines.append(f"  missing keys ({len(missing)}): {', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}")
-        if unexpected:
-            lines.append(f"  unexpected keys ({len(unexpected)}): {', '.join(unexpected[:10])}{' ...' if len(unexpected) > 10 else ''}")
-        if shapes:
-            lines.append(f"  shape mismatches ({len(shapes)}): " + "; ".join(shapes[:10]))
-        lines.append("Build the model with the same configuration it was trained with (see the checkpoint's 'config').")
-        raise ArchitectureMismatch("\n".join(lines))
+    if not (missing or unexpected or shapes):
+        return None
+    lines = [f"the checkpoint's '{name}' does not fit this architecture ({type(module).__name__}):"]
+    if missing:
+        lines.append(f"  missing keys ({len(missing)}): {', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}")
+    if unexpected:
+        lines.append(f"  unexpected keys ({len(unexpected)}): {', '.join(unexpected[:10])}{' ...' if len(unexpected) > 10 else ''}")
+    if shapes:
+        lines.append(f"  shape mismatches ({len(shapes)}): " + "; ".join(shapes[:10]))
+    lines.append("Build the model with the same configuration it was trained with (see the checkpoint's 'config').")
+    return "\n".join(lines)
+
+
+def _optimizer_mismatch(optimizer: torch.optim.Optimizer, state: Mapping, name: str) -> str | None:
+    """Why ``optimizer.load_state_dict(state)`` would fail or load the wrong thing (None if it fits)."""
+    kind = type(optimizer).__name__
+    if not isinstance(state, Mapping) or not isinstance(state.get("param_groups"), list) \
+            or not isinstance(state.get("state"), Mapping):
+        return f"the checkpoint's optimizer '{name}' is not an optimizer state"
+    saved, own = state["param_groups"], optimizer.param_groups
+    if len(saved) != len(own):
+        return f"optimizer '{name}': the checkpoint has {len(saved)} parameter group(s), this {kind} has {len(own)}"
+    for i, (s_group, o_group) in enumerate(zip(saved, own)):
+        if not isinstance(s_group, Mapping) or len(s_group.get("params", ())) != len(o_group["params"]):
+            return (f"optimizer '{name}', group {i}: the checkpoint holds {len(s_group.get('params', ()))} "
+                    f"parameters, this {kind} {len(o_group['params'])} (another model?)")
+        settings = set(o_group) - {"params"}
+        if set(s_group) - {"params"} != settings:
+            missing = sorted(settings - set(s_group))
+            return (f"optimizer '{name}' was saved from another kind of optimizer than this {kind} "
+                    f"(its settings lack {', '.join(missing) or 'nothing'} and add "
+                    f"{', '.join(sorted(set(s_group) - settings - {'params'})) or 'nothing'})")
+    params = [p for group in own for p in group["params"]]
+    ids = [i for group in saved for i in group["params"]]
+    for saved_id, param in zip(ids, params):
+        for key, value in (state["state"].get(saved_id) or {}).items():
+            if isinstance(value, torch.Tensor) and value.ndim and value.shape != param.shape:
+                return (f"optimizer '{name}': its '{key}' for a parameter has shape {tuple(value.shape)}, "
+                        f"the parameter {tuple(param.shape)}")
+    return None
+
+
+def load_state_dict_checked(module: nn.Module, state_dict: Mapping, name: str = "model") -> None:
+    """``module.load_state_dict`` with an error that lists every mismatch at once."""
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"model {name!r} must be a torch.nn.Module, got {type(module).__name__}")
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(f"the state dict for {name!r} must be a dict of tensors, got {type(state_dict).__name__}")
+    problem = _mismatches(module, state_dict, name)
+    if problem:
+        raise ArchitectureMismatch(problem)
     module.load_state_dict(state_dict)
 
 
@@ -226,6 +339,13 @@ def load_checkpoint(path, models=None, optimizers=None, restore_rng: bool = Fals
     optimizers = _as_dict(optimizers, "optimizer", torch.optim.Optimizer)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
+    remove_stale_temporary_files(path)
+    try:
+        with open(path, "rb"):
+            pass
+    except PermissionError:
+        raise CheckpointError(f"permission denied: {path} exists but this user may not read it. The file is not "
+                              "damaged: fix its permissions (chmod u+r) or run as its owner.") from None
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
@@ -247,18 +367,32 @@ def load_checkpoint(path, models=None, optimizers=None, restore_rng: bool = Fals
         ) from error
     if not isinstance(checkpoint, dict) or "models" not in checkpoint:
         raise CheckpointError(f"{path} is not a course checkpoint (expected a dict with 'models')")
+    version = checkpoint.get("format_version", 1)
+    if isinstance(version, int) and version >= 2 and "checksum" not in checkpoint:
+        raise CheckpointError(f"{path} is corrupted or tampered with: a version-{version} checkpoint always carries "
+                              "a checksum and this one has none. Delete it and train again, or restore an earlier copy.")
     if "checksum" in checkpoint and checkpoint["checksum"] != _digest(checkpoint):
         raise CheckpointError(
             f"{path} is corrupted: its contents do not match the checksum written when it was saved "
             "(damaged on disk or in transfer). Delete it and train again, or restore an earlier copy."
         )
+    # Everything is checked before anything is restored: a failure never leaves a half-restored model.
     for key, module in models.items():
         if key not in checkpoint["models"]:
             raise CheckpointError(f"{path} has no model '{key}'; it has {sorted(checkpoint['models'])}")
-        load_state_dict_checked(module, checkpoint["models"][key], key)
+        problem = _mismatches(module, checkpoint["models"][key], key)
+        if problem:
+            raise ArchitectureMismatch(problem)
     for key, optimizer in optimizers.items():
-        if key not in checkpoint["optimizers"]:
-            raise CheckpointError(f"{path} has no optimizer '{key}'; it has {sorted(checkpoint['optimizers'])}")
+        if key not in checkpoint.get("optimizers", {}):
+            raise CheckpointError(f"{path} has no optimizer '{key}'; it has {sorted(checkpoint.get('optimizers', {}))}")
+        problem = _optimizer_mismatch(optimizer, checkpoint["optimizers"][key], key)
+        if problem:
+            raise CheckpointError(f"{path} cannot be resumed with this optimizer: {problem}. Nothing was restored; "
+                                  "build the optimizer the run was saved with, or start without resume.")
+    for key, module in models.items():
+        module.load_state_dict(checkpoint["models"][key])
+    for key, optimizer in optimizers.items():
         optimizer.load_state_dict(checkpoint["optimizers"][key])
     if restore_rng:
         set_rng_state(checkpoint["rng"])

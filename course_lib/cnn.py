@@ -115,6 +115,7 @@ def classification_loss(model: nn.Module, batch, augment: bool = True) -> torch.
     if labels.dtype != torch.long or len(labels) != len(images):
         raise ValueError(f"labels must be {len(images)} class indices (int64, shape ({len(images)},)), "
                          f"got dtype {labels.dtype} and shape {tuple(labels.shape)}")
+    images = images.to(next(model.parameters(), images).dtype)  # float64 digits go in as the network's dtype
     if augment:
         images = random_shift(images, max_shift=2)
     return F.cross_entropy(model(images), labels)
@@ -134,5 +135,6 @@ def accuracy(model: nn.Module, dataset, batch_size: int = 500) -> float:
     for start in range(0, len(dataset), batch_size):
         images, labels = dataset[start:start + batch_size]
         check_images(images, name="images")
-        correct += (model(images.to(device)).argmax(1).cpu() == labels).sum().item()
+        dtype = next(model.parameters(), images).dtype
+        correct += (model(images.to(device, dtype)).argmax(1).cpu() == labels).sum().item()
     return correct / len(dataset)

@@ -22,15 +22,19 @@ depend on a download.
 """
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 import socket
+import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
-__all__ = ["FAST", "is_fast", "Budget", "budgets", "course_home", "data_dir", "checkpoint_dir", "checkpoint_path",
-           "is_offline", "NetworkBlockedError", "block_network", "unblock_network"]
+__all__ = ["FAST", "is_fast", "Budget", "budgets", "course_home", "CourseHomeError", "data_dir", "checkpoint_dir",
+           "checkpoint_path", "is_offline", "NetworkBlockedError", "block_network", "unblock_network",
+           "bounded_name_lookups"]
 
 
 def is_fast() -> bool:
@@ -42,19 +46,44 @@ FAST = is_fast()
 
 
 def course_home() -> Path:
-    return Path(os.environ.get("COURSE_HOME", Path.home() / ".cache" / "pixels-from-noise")).expanduser()
+    """``COURSE_HOME``, else ``~/.cache/pixels-from-noise`` (a temporary folder when there is no home at all)."""
+    configured = os.environ.get("COURSE_HOME", "").strip()
+    if configured:
+        return Path(configured).expanduser()
+    try:
+        return Path.home() / ".cache" / "pixels-from-noise"
+    except (RuntimeError, KeyError, OSError):  # HOME unset and no password entry (some containers)
+        return Path(tempfile.gettempdir()) / "pixels-from-noise"
+
+
+class CourseHomeError(OSError):
+    """A course folder cannot be created or written; the message names the folder and the fix."""
+
+
+def _usable_folder(path: Path, what: str) -> Path:
+    """Create ``path`` if needed; a regular file or a read-only place is a ``CourseHomeError`` that says so."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as error:
+        raise CourseHomeError(error.errno, f"the {what} folder {path} cannot be created: {error.filename or path} "
+                                           "is a file, not a folder. Set COURSE_HOME to a folder.") from None
+    except OSError as error:
+        raise CourseHomeError(error.errno, f"the {what} folder {path} cannot be created "
+                                           f"({error.strerror or error}). Set COURSE_HOME to a writable folder.") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise CourseHomeError(errno.EACCES, f"the {what} folder {path} is not writable. "
+                                            "Set COURSE_HOME to a writable folder.")
+    return path
 
 
 def data_dir() -> Path:
-    path = Path(os.environ.get("COURSE_DATA", course_home() / "data")).expanduser()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """``COURSE_DATA`` or ``COURSE_HOME/data``, created if needed (``CourseHomeError`` if it cannot be)."""
+    return _usable_folder(Path(os.environ.get("COURSE_DATA") or course_home() / "data").expanduser(), "data")
 
 
 def checkpoint_dir() -> Path:
-    path = course_home() / "checkpoints"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """``COURSE_HOME/checkpoints``, created if needed (``CourseHomeError`` if it cannot be)."""
+    return _usable_folder(course_home() / "checkpoints", "checkpoint")
 
 
 def checkpoint_path(name: str) -> Path:
@@ -137,6 +166,46 @@ def unblock_network() -> None:
 
 if is_offline():
     block_network()
+
+
+class bounded_name_lookups:
+    """Within this block a DNS lookup that takes longer than ``timeout_s`` raises ``socket.timeout``.
+
+    ``socket.setdefaulttimeout`` bounds connections and reads but not name resolution, which a
+    broken resolver can stretch to 20 s and more; downloads use both, so their time limit holds.
+    """
+
+    def __init__(self, timeout_s: float):
+        self.timeout_s = timeout_s
+
+    def __enter__(self):
+        self._previous = socket.getaddrinfo
+        previous, timeout_s = self._previous, self.timeout_s
+
+        def lookup(host, *args, **kwargs):
+            answer = {}
+
+            def resolve():
+                try:
+                    answer["value"] = previous(host, *args, **kwargs)
+                except BaseException as error:  # handed to the caller below
+                    answer["error"] = error
+
+            worker = threading.Thread(target=resolve, daemon=True, name=f"dns-{host}")
+            worker.start()
+            worker.join(timeout_s)
+            if worker.is_alive():
+                raise socket.timeout(f"the name lookup of {host!r} took more than {timeout_s:g} s")
+            if "error" in answer:
+                raise answer["error"]
+            return answer["value"]
+
+        socket.getaddrinfo = lookup
+        return self
+
+    def __exit__(self, *exc):
+        socket.getaddrinfo = self._previous
+        return False
 
 
 # --------------------------------------------------------------------------- budgets

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
-from .config import data_dir
+from .config import CourseHomeError, bounded_name_lookups, data_dir
 
 __all__ = [
     "MNIST_SOURCES", "MNIST_SPLITS", "load_mnist", "mnist_source", "random_shift",
@@ -101,12 +101,14 @@ def _download_torchvision_mnist(root: Path, timeout_s: float = DOWNLOAD_TIMEOUT_
 
     if _download_failed:
         return False
-    tmp = Path(tempfile.mkdtemp(prefix=".mnist-download-", dir=root))
+    tmp = None
     old_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(timeout_s)
     try:
-        MNIST(str(tmp), train=True, download=True)
-        MNIST(str(tmp), train=False, download=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".mnist-download-", dir=root))  # a read-only root fails here
+        with bounded_name_lookups(timeout_s):
+            MNIST(str(tmp), train=True, download=True)
+            MNIST(str(tmp), train=False, download=True)
         if not _torchvision_mnist_ready(tmp):
             raise RuntimeError("checksum mismatch after download")
         target = root / "MNIST"
@@ -122,7 +124,8 @@ def _download_torchvision_mnist(root: Path, timeout_s: float = DOWNLOAD_TIMEOUT_
         return False
     finally:
         socket.setdefaulttimeout(old_timeout)
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def mnist_source(source: str | None = None) -> str:
@@ -131,7 +134,15 @@ def mnist_source(source: str | None = None) -> str:
     _check_choice(source, MNIST_SOURCES, "MNIST source")
     if source == "bundled":
         return "bundled"
-    root = data_dir()
+    try:
+        root = data_dir()
+    except CourseHomeError as error:  # a read-only or non-folder COURSE_HOME: the bundled digits still work
+        if source == "torchvision":
+            raise
+        if "unusable" not in _announced:
+            _announced.add("unusable")
+            print(f"[data] {error.strerror or error}; using the bundled digits")
+        return "bundled"
     if _torchvision_mnist_ready(root) or _download_torchvision_mnist(root):
         return "torchvision"
     if source == "torchvision":
@@ -188,7 +199,7 @@ def load_mnist(split: str = "train", source: str | None = None, seed: int = 0,
             because the split is stratified and then shuffled once).
     """
     _check_choice(split, MNIST_SPLITS, "MNIST split")
-    if limit is not None and (not isinstance(limit, int) or limit <= 0):
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0):
         raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
     resolved = mnist_source(source)
     if resolved not in _announced:

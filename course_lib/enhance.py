@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .metrics import psnr, ssim
-from .validate import check_images, check_positive_int
+from .validate import check_images, check_positive_int, check_tensor
 
 __all__ = ["add_noise", "downscale", "bicubic_upscale", "center_crop", "rgb_to_ycbcr", "ycbcr_to_rgb",
            "ResidualDenoiser", "residual_denoiser_loss", "SubPixelSR", "Colorizer",
@@ -50,12 +50,23 @@ def downscale(images: torch.Tensor, scale: int) -> torch.Tensor:
 
 def bicubic_upscale(images: torch.Tensor, scale: int) -> torch.Tensor:
     """The classical baseline of super-resolution: bicubic interpolation by ``scale``."""
+    check_images(images, name="low-resolution images")
+    check_positive_int(scale, "scale")
+    return _bicubic(images, scale)
+
+
+def _bicubic(images: torch.Tensor, scale: int) -> torch.Tensor:  # unchecked: SubPixelSR.forward runs it every step
     return F.interpolate(images, scale_factor=scale, mode="bicubic", align_corners=False)
 
 
 def center_crop(image: torch.Tensor, size: int, multiple: int = 1) -> torch.Tensor:
     """Central ``size`` x ``size`` crop of (..., H, W) (smaller if the image is), rounded to ``multiple``."""
+    check_tensor(image, "image", ndim=(2, 3, 4))
+    check_positive_int(size, "size")
+    check_positive_int(multiple, "multiple")
     h, w = image.shape[-2:]
+    if min(size, h, w) < multiple:
+        raise ValueError(f"a {size} px crop of a {h}x{w} image rounded to a multiple of {multiple} is empty")
     side = min(size, h, w) // multiple * multiple
     top, left = (h - side) // 2, (w - side) // 2
     return image[..., top:top + side, left:left + side]
@@ -72,6 +83,9 @@ def rgb_to_ycbcr(images: torch.Tensor) -> torch.Tensor:
 
 
 def ycbcr_to_rgb(images: torch.Tensor) -> torch.Tensor:
+    check_tensor(images, "YCbCr images", ndim=4, floating=True)
+    if images.shape[1] != 3:
+        raise ValueError(f"YCbCr images must have 3 channels (Y, Cb, Cr), got shape {tuple(images.shape)}")
     shifted = images - torch.tensor([0.0, 0.5, 0.5]).to(images).view(1, 3, 1, 1)
     return torch.einsum("ij,njhw->nihw", torch.linalg.inv(_YCBCR).to(images), shifted).clamp(0, 1)
 
@@ -110,11 +124,24 @@ class ResidualDenoiser(nn.Module):
 
     @torch.no_grad()
     def denoise(self, noisy: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) noisy images (not clipped, so values may leave [0, 1]) -> denoised, in [0, 1]."""
+        _check_noisy(noisy, self.config["channels"])
         return (noisy - self(noisy)).clamp(0, 1)
+
+
+def _check_noisy(noisy, channels: int) -> None:
+    check_tensor(noisy, "noisy images", ndim=4, floating=True)
+    if noisy.shape[1] != channels:
+        raise ValueError(f"this denoiser was built for {channels}-channel images (N, {channels}, H, W), got shape "
+                         f"{tuple(noisy.shape)}{'; use load_photo(name, color=False)' if channels == 1 else ''}")
 
 
 def residual_denoiser_loss(model: nn.Module, clean: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
     """Eq. (9.2): the network sees y = x + n and is scored on how well it predicts n."""
+    check_images(clean, name="clean")
+    check_tensor(noise, "noise", ndim=4, floating=True)
+    if noise.shape != clean.shape:
+        raise ValueError(f"noise must have the shape of the clean images {tuple(clean.shape)}, got {tuple(noise.shape)}")
     return F.mse_loss(model(clean + noise), noise)
 
 
@@ -135,7 +162,7 @@ class SubPixelSR(nn.Module):
         self.body = _conv_stack(channels, width, depth, channels * scale ** 2, batch_norm=False)
 
     def forward(self, low_res: torch.Tensor) -> torch.Tensor:
-        return bicubic_upscale(low_res, self.scale) + F.pixel_shuffle(self.body(low_res), self.scale)
+        return _bicubic(low_res, self.scale) + F.pixel_shuffle(self.body(low_res), self.scale)
 
 
 class Colorizer(nn.Module):
@@ -167,6 +194,8 @@ class Colorizer(nn.Module):
 
     @torch.no_grad()
     def colorize(self, luma: torch.Tensor) -> torch.Tensor:
+        """(N, 1, H, W) luma in [0, 1] -> (N, 3, H, W) RGB."""
+        luma = check_images(luma, channels=(1,), name="luma").to(next(self.parameters()).dtype)
         return ycbcr_to_rgb(torch.cat([luma, self(luma).clamp(0, 1)], 1))
 
 
@@ -247,6 +276,7 @@ class LuminanceChromaLookup:
         return self
 
     def colorize(self, luma: torch.Tensor) -> torch.Tensor:
+        check_images(luma, channels=(1,), name="luma")
         index = (luma[:, 0] * self.bins).long().clamp(0, self.bins - 1)
         chroma = self.table[index].permute(0, 3, 1, 2)
         return ycbcr_to_rgb(torch.cat([luma, chroma], 1))

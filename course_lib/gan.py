@@ -300,6 +300,10 @@ def mode_coverage(samples: torch.Tensor, centers: torch.Tensor, std: float,
     quarter of its fair share, 1 / (4 * modes)).
     """
     check_tensor(samples, "samples", ndim=2, floating=True)
+    check_tensor(centers, "centers", ndim=2, floating=True)
+    if len(samples) == 0 or len(centers) == 0:
+        raise ValueError(f"mode_coverage needs samples and centres, got {len(samples)} samples and "
+                         f"{len(centers)} centres (shapes {tuple(samples.shape)} and {tuple(centers.shape)})")
     if samples.shape[1] != centers.shape[1]:
         raise ValueError(f"samples have {samples.shape[1]} dimensions but centers have {centers.shape[1]}")
     modes = len(centers)

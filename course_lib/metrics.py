@@ -70,8 +70,9 @@ def _train_evaluation_network():
 
 @torch.no_grad()
 def _batched(model: nn.Module, images: torch.Tensor, fn, batch_size: int = 1000) -> torch.Tensor:
-    device = next(model.parameters()).device
-    return torch.cat([fn(images[i:i + batch_size].to(device)).cpu() for i in range(0, len(images), batch_size)])
+    first = next(model.parameters())  # float64 images are accepted: they go in as the network's dtype
+    return torch.cat([fn(images[i:i + batch_size].to(first.device, first.dtype)).cpu()
+                      for i in range(0, len(images), batch_size)])
 
 
 def digit_predictions(images: torch.Tensor, network: DigitClassifier | None = None):
@@ -117,7 +118,7 @@ class ClassifierFeatures(nn.Module):
 
 def _update(metric, images, real: bool, batch_size=1000):
     for i in range(0, len(images), batch_size):
-        metric.update(images[i:i + batch_size], real=real)
+        metric.update(images[i:i + batch_size].float(), real=real)
 
 
 @torch.no_grad()
@@ -150,6 +151,8 @@ def classifier_kid(real: torch.Tensor, fake: torch.Tensor, network: DigitClassif
     _check_real_fake(real, fake, network)
     check_positive_int(subset_size, "subset_size")
     check_positive_int(subsets, "subsets")
+    if subset_size < 2:
+        raise ValueError(f"subset_size must be at least 2 (the unbiased estimate compares pairs), got {subset_size}")
     if min(len(real), len(fake)) < 2:
         raise ValueError(f"KID needs at least 2 images on each side (got {len(real)} real, {len(fake)} fake)")
     network = network or evaluation_network(verbose=False)
@@ -196,6 +199,9 @@ def ssim(prediction: torch.Tensor, target: torch.Tensor) -> float:
     from torchmetrics.functional.image import structural_similarity_index_measure
 
     _check_pair(prediction, target)
+    if min(prediction.shape[-2:]) < 11:
+        raise ValueError(f"SSIM uses an 11x11 window: images must be at least 11x11 pixels, got shape "
+                         f"{tuple(prediction.shape)}")
     return float(structural_similarity_index_measure(prediction.clamp(0, 1), target, data_range=1.0))
 
 
@@ -247,8 +253,12 @@ def memorization_score(samples: torch.Tensor, train: torch.Tensor, heldout: torc
     Well below 1: samples sit closer to training images than new data does -- copies.
     """
     check_positive_int(len(samples), "number of samples")
+    check_positive_int(len(heldout), "number of held-out images")
     sample_distance = nearest_neighbour_distances(samples, train).median()
     heldout_distance = nearest_neighbour_distances(heldout, train).median()
+    if not heldout_distance > 0:
+        raise ValueError("the held-out images are at distance 0 from the training set (held-out = train, or "
+                         "copies of training images): pass real images the model never saw, e.g. the test split")
     return float(sample_distance / heldout_distance)
 
 

@@ -21,6 +21,7 @@ Two feature extractors share one interface (``forward(x) -> {layer name: feature
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import socket
@@ -31,18 +32,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import is_fast
+from .config import bounded_name_lookups, is_fast
 from .training import History, check_finite, progress
 from .validate import check_images, check_positive_int, check_tensor
 
 __all__ = ["gram_matrix", "content_loss", "style_loss", "total_variation", "FeatureExtractor",
-           "RandomMultiScaleFeatures", "VGG19Features", "vgg19_weights_cached", "feature_extractor",
+           "RandomMultiScaleFeatures", "VGG19Features", "vgg19_weights_cached", "load_vgg19",
+           "feature_extractor",
            "resize_square", "stylize", "decode_upload", "style_image", "stylize_with_settings",
            "EXTRACTORS", "OPTIMIZERS"]
 
 EXTRACTORS = ("auto", "vgg19", "random")
 OPTIMIZERS = ("adam", "lbfgs")
-VGG19_FILE = "vgg19-dcbbe544.pth"  # torchvision's VGG19_Weights.IMAGENET1K_V1
+VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"  # torchvision's VGG19_Weights.IMAGENET1K_V1
+VGG19_FILE = "vgg19-dcbb9e9d.pth"  # the name torchvision gives it in the hub cache
+VGG19_SHA256_PREFIX = "dcbb9e9d"  # published in the file name: the first hex digits of the file's SHA-256
 DOWNLOAD_TIMEOUT_S = 5.0
 
 
@@ -188,15 +192,48 @@ def vgg19_weights_cached() -> Path | None:
     return path if path.is_file() else None
 
 
-def _download_vgg19(timeout_s: float) -> Path | None:
-    from torchvision.models import VGG19_Weights
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
+
+def load_vgg19(path: Path) -> VGG19Features | None:
+    """The only loader of pretrained weights: the published hash first, then ``weights_only=True``.
+
+    A file whose SHA-256 does not start with ``VGG19_SHA256_PREFIX`` (tampered, or a different
+    file under torchvision's name) is never unpickled; a file that passes is read by the safe
+    loader, which refuses anything but tensors and plain containers. Returns the extractor built
+    from the weights, or None, with a one-line notice, when the file cannot be used (nothing in it
+    is ever executed).
+    """
+    try:
+        digest = _sha256(path)
+        if not digest.startswith(VGG19_SHA256_PREFIX):
+            raise ValueError(f"its SHA-256 starts with {digest[:8]}, not the published {VGG19_SHA256_PREFIX}")
+        extractor = VGG19Features(torch.load(path, map_location="cpu", weights_only=True))  # wrong tensors: error
+    except Exception as error:  # tampered, corrupt, truncated, unreadable, not VGG19...
+        reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
+        print(f"[style] ignoring {path} ({reason}); nothing in it was run. Delete it to download "
+              "a fresh copy; using the offline random-feature extractor meanwhile.")
+        return None
+    return extractor
+
+
+def _download_vgg19(timeout_s: float) -> Path | None:
+    """Download the weights into the hub cache; the published hash is checked before the file is kept."""
+    folder = Path(torch.hub.get_dir()) / "checkpoints"
     old = socket.getdefaulttimeout()
     socket.setdefaulttimeout(timeout_s)
     try:
-        torch.hub.load_state_dict_from_url(VGG19_Weights.IMAGENET1K_V1.url, progress=False)
+        folder.mkdir(parents=True, exist_ok=True)
+        with bounded_name_lookups(timeout_s):  # a stalled DNS lookup stays inside the time limit too
+            torch.hub.download_url_to_file(VGG19_URL, str(folder / VGG19_FILE), hash_prefix=VGG19_SHA256_PREFIX,
+                                           progress=False)
         return vgg19_weights_cached()
-    except Exception as error:  # offline, DNS failure, timeout...
+    except Exception as error:  # offline, DNS failure, timeout, hash mismatch...
         print(f"[style] VGG19 weights could not be downloaded ({type(error).__name__})")
         return None
     finally:
@@ -218,11 +255,10 @@ def feature_extractor(kind: str = "auto", allow_download: bool | None = None,
     extractor: FeatureExtractor | None = None
     if kind in ("auto", "vgg19"):
         path = vgg19_weights_cached() or (_download_vgg19(DOWNLOAD_TIMEOUT_S) if allow_download else None)
-        if path is not None:
-            extractor = VGG19Features(torch.load(path, map_location="cpu", weights_only=True))
-        elif kind == "vgg19":
-            raise RuntimeError(f"VGG19 weights are not in {Path(torch.hub.get_dir()) / 'checkpoints'} and could "
-                               "not be downloaded; use kind='random' (or 'auto') to work offline.")
+        extractor = load_vgg19(path) if path is not None else None
+        if extractor is None and kind == "vgg19":
+            raise RuntimeError(f"usable VGG19 weights are not in {Path(torch.hub.get_dir()) / 'checkpoints'} and "
+                               "could not be downloaded; use kind='random' (or 'auto') to work offline.")
     if extractor is None:
         extractor = RandomMultiScaleFeatures()
     extractor.eval().requires_grad_(False)

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from .checkpoints import CheckpointError, load_checkpoint, plain_data, save_checkpoint
 from .config import is_fast
 
 __all__ = ["make_fabric", "default_precision", "seed_everything", "environment_report", "progress",
@@ -78,7 +78,7 @@ def make_fabric(accelerator: str = "auto", devices: int | str = 1, precision: st
 
 def seed_everything(seed: int = 0, deterministic: bool = True) -> None:
     """Seed Python, NumPy and PyTorch (CPU and CUDA); optionally ask for deterministic kernels."""
-    if not isinstance(seed, int) or seed < 0:
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -94,7 +94,15 @@ def environment_report(print_it: bool = True) -> dict:
     from . import data
 
     accelerator = os.environ.get("COURSE_ACCELERATOR") or _pick_accelerator()
-    device = torch.cuda.get_device_name(0) if accelerator == "cuda" else accelerator
+    device = accelerator
+    if accelerator in ("cuda", "gpu"):
+        if torch.cuda.is_available():
+            device = torch.cuda.get_device_name(0)
+        else:  # asked for, but there is none: say so instead of the driver's error
+            device = (f"none: COURSE_ACCELERATOR={accelerator} but PyTorch sees no CUDA GPU "
+                      f"(torch {torch.__version__}, built for CUDA {torch.version.cuda or 'no CUDA'}); "
+                      "unset COURSE_ACCELERATOR to run on the CPU")
+            accelerator = "cpu"
     report = {
         "python": platform.python_version(),
         "torch": torch.__version__,
@@ -289,6 +297,16 @@ def fit(model: nn.Module, dataset: Dataset, loss_fn: Callable, *, optimizer: tor
         raise TypeError(f"dataset must be a torch Dataset (with __len__ and __getitem__), got {type(dataset).__name__}")
     if len(dataset) == 0:
         raise ValueError("the dataset is empty: nothing to train on")
+    own = {id(p) for p in model.parameters()}
+    foreign = [p for group in optimizer.param_groups for p in group["params"] if id(p) not in own]
+    if foreign:
+        raise ValueError(f"the optimizer updates {len(foreign)} tensor(s) that are not parameters of this model "
+                         f"({type(model).__name__}): training would change nothing. Build it from this model, "
+                         "e.g. torch.optim.Adam(model.parameters())")
+    if config is not None:  # refused now, not after training when the checkpoint is written
+        if not isinstance(config, Mapping):
+            raise TypeError(f"config must be a dict (or None), got {type(config).__name__}")
+        config = plain_data(dict(config), "config")
     fabric = fabric or make_fabric()
     home = next(model.parameters(), torch.empty(0)).device  # where the model goes back after training
     history = History()

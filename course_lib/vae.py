@@ -38,6 +38,8 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor | N
 
     The randomness sits in ``eps``, outside the network, so gradients flow to mu and logvar.
     """
+    check_tensor(mu, "mu", floating=True)
+    check_tensor(logvar, "logvar", floating=True)
     if mu.shape != logvar.shape:
         raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}")
     if eps is None:
@@ -64,8 +66,20 @@ def bernoulli_nll(logits: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
     if logits.shape != images.shape:
         raise ValueError(f"logits and images must have the same shape, got {tuple(logits.shape)} and "
                          f"{tuple(images.shape)}")
+    _check_targets(images)
     bce = F.binary_cross_entropy_with_logits(logits, images, reduction="none")
     return bce.flatten(1).sum(dim=1)
+
+
+def _check_targets(images) -> None:
+    """Bernoulli targets are probabilities: a [-1, 1] or 0-255 image gives a plausible-looking wrong number."""
+    check_tensor(images, "images", floating=True)
+    if images.numel() and images.device.type != "meta":
+        low, high = images.min().item(), images.max().item()
+        if low < -1e-3 or high > 1 + 1e-3:
+            hint = "x / 255" if high > 2 else "(x + 1) / 2"
+            raise ValueError(f"the VAE's target images must have values in [0, 1] (Bernoulli probabilities), got "
+                             f"min {low:.2f}, max {high:.2f}; rescale with {hint}")
 
 
 def negative_elbo(logits, images, mu, logvar, beta: float = 1.0) -> torch.Tensor:
@@ -140,6 +154,7 @@ def make_vae(kind: str = "mlp", **config) -> MLPVAE:
 def vae_loss(model: nn.Module, batch, beta: float = 1.0):
     """loss_fn for ``training.fit``: the negative ELBO (4.9) and its two terms, per image."""
     images = batch[0] if isinstance(batch, (list, tuple)) else batch
+    check_images(images, channels=(1,), size=(28, 28), name="images")
     logits, mu, logvar = model(images)
     reconstruction = bernoulli_nll(logits, images).mean()
     kl = gaussian_kl(mu, logvar).mean()
@@ -188,7 +203,7 @@ def importance_weighted_log_likelihood(model: nn.Module, images: torch.Tensor, k
     A lower bound on log p(x) that tightens as k grows (k = 1 is the ELBO) (Burda et al., 2016).
     """
     check_positive_int(k, "k")
-    images = check_images(images, name="images")
+    images = check_images(images, name="images", channels=(1,), size=(28, 28))
     device = images.device
     mu, logvar = model.encode(images)                                   # (N, d)
     eps = torch.randn((k, *mu.shape), generator=generator).to(device)  # (k, N, d)
@@ -256,6 +271,8 @@ class KeepBest:
 def sample_prior(model: nn.Module, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """Decode z ~ N(0, I): (n, 1, 28, 28) pixel means sigmoid(logits) in [0, 1]."""
     check_positive_int(n, "n")
+    if not isinstance(model, nn.Module) or not isinstance(getattr(model, "latent_dim", None), int):
+        raise TypeError(f"model must be one of the course's VAEs (with a latent_dim), got {type(model).__name__}")
     device = next(model.parameters()).device
     z = torch.randn((n, model.latent_dim), generator=generator).to(device)
     return torch.sigmoid(model.decode(z))
@@ -264,7 +281,7 @@ def sample_prior(model: nn.Module, n: int, generator: torch.Generator | None = N
 @torch.no_grad()
 def encode_means(model: nn.Module, images: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
     """The encoder means mu(x), (N, latent_dim): where each digit sits in latent space."""
-    images = check_images(images, name="images")
+    images = check_images(images, name="images", channels=(1,), size=(28, 28))
     device = next(model.parameters()).device
     return torch.cat([model.encode(images[s:s + batch_size].to(device))[0].cpu()
                       for s in range(0, len(images), batch_size)])

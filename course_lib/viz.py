@@ -18,7 +18,7 @@ __all__ = ["image_grid", "show_images", "plot_history", "before_after", "to_nump
 
 def to_numpy_image(image: torch.Tensor) -> np.ndarray:
     """(C, H, W) tensor in [0, 1] -> (H, W) or (H, W, 3) numpy array for ``imshow``."""
-    check_tensor(image, "image", ndim=(2, 3))
+    check_tensor(image, "image", ndim=(2, 3), floating=True)  # uint8 255 would be clamped to a white image
     if image.ndim == 3 and image.shape[0] not in (1, 3):
         raise ValueError(f"image must be (C, H, W) with 1 or 3 channels, got shape {tuple(image.shape)}"
                          f"{'; it looks channels-last: use x.permute(2, 0, 1)' if image.shape[-1] in (1, 3) else ''}")

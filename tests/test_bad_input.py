@@ -7,6 +7,7 @@ Exercise checks given garbage answer with a CheckResult and guidance, never a tr
 """
 from __future__ import annotations
 
+import enum
 import importlib
 import inspect
 import pkgutil
@@ -18,7 +19,7 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from course_lib import checkpoints, cnn, config, data, exercises, metrics, training, validate, viz
+from course_lib import checkpoints, cnn, config, data, enhance, exercises, gan, metrics, training, vae, validate, viz
 from course_lib.checks import CheckResult
 
 RNG = torch.Generator().manual_seed(0)
@@ -29,6 +30,14 @@ RGB = torch.rand(2, 3, 16, 16, generator=RNG)
 
 def _model():
     return cnn.DigitClassifier(width=2, feature_dim=4)
+
+
+class _Mode(enum.IntEnum):  # an int subclass: pickled as a reference to this class, refused by safe loading
+    FAST = 1
+
+
+class _Name(str):
+    pass
 
 
 def _fit(**overrides):
@@ -166,6 +175,54 @@ CASES = [
     Case("before_after", "a batch instead of one image", lambda t: viz.before_after({"noisy": RGB}), ValueError, r"column 'noisy' must have 3 dimensions, got shape \(2, 3, 16, 16\)"),
     Case("before_after", "zoom outside the image", lambda t: viz.before_after({"x": RGB[0]}, zoom=(10, 10, 8)), ValueError, r"zoom \(10, 10, 8\) falls outside.*\(3, 16, 16\)"),
     Case("before_after", "no columns", lambda t: viz.before_after({}), TypeError, r"non-empty dict.*\(empty\)"),
+    # silent garbage found by red-teaming (issue 17): each used to return a plausible number or run on
+    Case("bernoulli_nll", "targets in -1..1", lambda t: vae.bernoulli_nll(torch.zeros(4, 784), DIGITS.flatten(1) * 2 - 1),
+         ValueError, r"target images must have values in \[0, 1\].*min -.*\(x \+ 1\) / 2"),
+    Case("negative_elbo", "0-255 targets", lambda t: vae.negative_elbo(torch.zeros(4, 784), DIGITS.flatten(1) * 255,
+                                                                       torch.zeros(4, 2), torch.zeros(4, 2)),
+         ValueError, r"target images must have values in \[0, 1\].*max 2\d\d.*x / 255"),
+    Case("fit", "an optimizer over another model's parameters", lambda t: _fit(optimizer=torch.optim.SGD(nn.Linear(3, 1).parameters(), 0.1)),
+         ValueError, r"optimizer updates 2 tensor\(s\) that are not parameters of this model \(Linear\).*model.parameters\(\)"),
+    Case("fit", "a config holding an IntEnum", lambda t: _fit(config={"mode": _Mode.FAST}, checkpoint=t / "m.pt"),
+         TypeError, r"config\['mode'\] is a .*_Mode.*store int\(\.\.\.\)"),
+    Case("save_checkpoint", "a config holding a str subclass", lambda t: checkpoints.save_checkpoint(
+        t / "m.pt", models=nn.Linear(2, 2), config={"name": _Name("dcgan")}), TypeError, r"config\['name'\] is a .*_Name.*store str"),
+    Case("memorization_score", "held-out images = training images", lambda t: metrics.memorization_score(DIGITS, DIGITS, DIGITS),
+         ValueError, r"held-out images are at distance 0 from the training set"),
+    Case("classifier_kid", "subset_size = 1", lambda t: metrics.classifier_kid(DIGITS, DIGITS, _model(), subset_size=1),
+         ValueError, r"subset_size must be at least 2.*got 1"),
+    Case("mode_coverage", "no samples", lambda t: gan.mode_coverage(torch.zeros(0, 2), gan.mixture_centers(), 0.05),
+         ValueError, r"needs samples and centres, got 0 samples"),
+    Case("to_numpy_image", "a uint8 image", lambda t: viz.to_numpy_image((RGB[0] * 255).byte()), TypeError, r"floating-point.*uint8.*/ 255"),
+    Case("center_crop", "size = 0", lambda t: enhance.center_crop(RGB[0], 0), ValueError, r"size must be a positive integer, got 0"),
+    Case("center_crop", "crop smaller than the multiple", lambda t: enhance.center_crop(RGB[0], 3, multiple=4), ValueError, r"3 px crop.*multiple of 4 is empty"),
+    Case("load_mnist", "limit = True", lambda t: data.load_mnist(limit=True), ValueError, r"limit must be a positive integer or None, got True"),
+    Case("seed_everything", "seed = True", lambda t: training.seed_everything(True), ValueError, r"non-negative integer, got True"),
+    Case("Colorizer.colorize", "0-255 luma", lambda t: enhance.Colorizer(width=4).colorize(torch.rand(1, 1, 16, 16) * 255),
+         ValueError, r"luma must have values in \[0, 1\].*x / 255"),
+    Case("Colorizer.colorize", "an RGB image instead of its luma", lambda t: enhance.Colorizer(width=4).colorize(torch.rand(1, 3, 16, 16)),
+         ValueError, r"luma must have 1 channel\(s\).*\(1, 3, 16, 16\)"),
+    # wrong shapes and channels that used to end inside torch (issue 17)
+    Case("bicubic_upscale", "one image without batch dimension", lambda t: enhance.bicubic_upscale(RGB[0], 2), ValueError, r"4 dimensions \(N, C, H, W\).*unsqueeze\(0\)"),
+    Case("bicubic_upscale", "0-255 images", lambda t: enhance.bicubic_upscale(RGB * 255, 2), ValueError, r"\[0, 1\].*x / 255"),
+    Case("unsharp_upscale", "one image without batch dimension", lambda t: enhance.unsharp_upscale(RGB[0], 2), ValueError, r"4 dimensions \(N, C, H, W\)"),
+    Case("ycbcr_to_rgb", "a one-channel image", lambda t: enhance.ycbcr_to_rgb(DIGITS), ValueError, r"3 channels \(Y, Cb, Cr\), got shape \(4, 1, 28, 28\)"),
+    Case("residual_denoiser_loss", "noise of another size", lambda t: enhance.residual_denoiser_loss(enhance.ResidualDenoiser(width=4, depth=2), DIGITS, DIGITS[..., :14, :14]),
+         ValueError, r"noise must have the shape of the clean images \(4, 1, 28, 28\), got \(4, 1, 14, 14\)"),
+    Case("ResidualDenoiser.denoise", "colour images into a grey denoiser", lambda t: enhance.ResidualDenoiser(width=4, depth=2).denoise(RGB),
+         ValueError, r"built for 1-channel images.*got shape \(2, 3, 16, 16\).*color=False"),
+    Case("LuminanceChromaLookup.colorize", "an RGB image instead of its luma", lambda t: enhance.LuminanceChromaLookup().fit(RGB).colorize(RGB),
+         ValueError, r"luma must have 1 channel\(s\).*\(2, 3, 16, 16\)"),
+    Case("reparameterize", "integer tensors", lambda t: vae.reparameterize(torch.ones(2, 2, dtype=torch.long), torch.ones(2, 2, dtype=torch.long)),
+         TypeError, r"mu must be a floating-point tensor, got dtype torch.int64"),
+    Case("vae_loss", "colour images", lambda t: vae.vae_loss(vae.make_vae(latent_dim=2, hidden=4), (torch.rand(2, 3, 28, 28), LABELS[:2])),
+         ValueError, r"images must have 1 channel\(s\).*\(2, 3, 28, 28\)"),
+    Case("encode_means", "32x32 images", lambda t: vae.encode_means(vae.make_vae(latent_dim=2, hidden=4), torch.rand(2, 1, 32, 32)),
+         ValueError, r"28x28 pixels, got shape \(2, 1, 32, 32\)"),
+    Case("importance_weighted_log_likelihood", "colour images", lambda t: vae.importance_weighted_log_likelihood(
+        vae.make_vae(latent_dim=2, hidden=4), torch.rand(2, 3, 28, 28), k=2), ValueError, r"1 channel\(s\).*\(2, 3, 28, 28\)"),
+    Case("sample_prior", "a network that is not a VAE", lambda t: vae.sample_prior(nn.Linear(2, 2), 3), TypeError, r"course's VAEs \(with a latent_dim\), got Linear"),
+    Case("ssim", "images smaller than the 11x11 window", lambda t: metrics.ssim(RGB[..., :4, :4], RGB[..., :4, :4]), ValueError, r"11x11 window.*\(2, 3, 4, 4\)"),
     # exercises
     Case("strip_solution_code", "None instead of source", lambda t: exercises.strip_solution_code(None), TypeError, r"source text \(str\), got NoneType"),
     Case("strip_solution_code", "an unclosed solution block", lambda t: exercises.strip_solution_code("### BEGIN SOLUTION\nx = 1"), ValueError, r"never closed by '### END SOLUTION'"),
@@ -181,6 +238,16 @@ def test_bad_input_raises_a_clear_error_saying_what_was_expected_and_given(case,
         case.call(tmp_path)
     error = caught.value
     record_property("message", error.args[0] if isinstance(error, KeyError) else str(error))
+
+
+def test_float64_images_are_accepted_at_the_public_entry_points():
+    """float64 digits (e.g. from NumPy) go in as the network's float32 instead of torch's 'Input type (double)' error."""
+    model, digits = _model().eval(), DIGITS.double()
+    assert cnn.classification_loss(model, (digits, LABELS)).dtype == torch.float32
+    assert 0 <= cnn.accuracy(model, TensorDataset(digits, LABELS)) <= 1
+    predicted, confidence = metrics.digit_predictions(digits, model)
+    assert predicted.shape == (4,) and confidence.dtype == torch.float32
+    assert enhance.Colorizer(width=4).colorize(torch.rand(1, 1, 16, 16, dtype=torch.float64)).shape == (1, 3, 16, 16)
 
 
 # --------------------------------------------------------------------------- exercise checks

@@ -87,3 +87,93 @@ def test_a_listed_mistake_wins_over_the_generic_diagnosis():
 def test_the_result_prints_a_friendly_line(capsys):
     check_function(_loss_reference, _loss_reference, _loss_inputs, name="mean_square")
     assert capsys.readouterr().out.startswith("✅ mean_square: correct")
+
+
+# --------------------------------------------------------------------------- checks that cannot be fooled
+import sys  # noqa: E402
+import threading  # noqa: E402
+
+import torch.nn.functional as F  # noqa: E402
+
+from course_lib import gan  # noqa: E402
+from course_lib.checks import core  # noqa: E402
+from course_lib.checks import gan as gan_checks  # noqa: E402
+from course_lib.checks import vae as vae_checks  # noqa: E402
+
+
+def test_a_detached_reparameterization_fails_even_inside_no_grad():
+    """reparameterize that detaches z, checked inside torch.no_grad() -> fails: 'no gradient reaches mu and logvar'."""
+    detached = lambda mu, lv, eps: (mu + torch.exp(0.5 * lv) * eps).detach()  # noqa: E731
+    with torch.no_grad():
+        result = vae_checks.check_reparameterize(detached)
+    assert not result.passed and result.diagnosis == "no_reparameterization"
+
+
+@pytest.mark.parametrize("mistake", gan_checks.STEP_MISTAKES, ids=lambda m: m.name)
+def test_detach_mistakes_are_named_even_inside_no_grad(mistake):
+    """GAN step without detach, or with the detach in the generator step, checked inside torch.no_grad() -> fails with that mistake's message."""
+    with torch.no_grad():
+        assert_names_the_mistake(gan_checks.check_gan_step_losses(mistake.implementation), mistake)
+
+
+def test_a_naive_log_of_sigmoid_fails_at_the_logits_a_confident_discriminator_produces():
+    """Naive -(log sigmoid(r) + log(1 - sigmoid(f))) (right on ordinary logits) -> fails on the |logit| >= 25 probe with a message on softplus/logsigmoid."""
+    naive = lambda r, f: -(torch.sigmoid(r).log() + (1 - torch.sigmoid(f)).log()).mean()  # noqa: E731
+    result = gan_checks.check_discriminator_loss(naive)
+    assert not result.passed and result.diagnosis == "naive_log_sigmoid" and "sigmoid(25)" in result.message
+    minimax = gan_checks.check_generator_loss_minimax(lambda f: (1 - torch.sigmoid(f)).log().mean())
+    assert not minimax.passed and minimax.diagnosis == "naive_log_sigmoid"
+    assert gan_checks.check_discriminator_loss(lambda r, f: F.softplus(-r).mean() + F.softplus(f).mean()).passed
+
+
+def test_a_kl_that_changes_mu_in_place_fails():
+    """gaussian_kl that squares mu in place (mu.pow_(2)) -> fails: 'changed its input mu in place'."""
+    def kl_in_place(mu, logvar):
+        mu.pow_(2)
+        return 0.5 * (mu + logvar.exp() - 1 - logvar).sum(1)
+
+    result = vae_checks.check_gaussian_kl(kl_in_place)
+    assert not result.passed and result.diagnosis == "mutated_input" and "input mu in place" in result.message
+
+
+def test_an_upsampling_block_whose_convolution_is_never_used_fails():
+    """Upsampling block whose ConvTranspose2d is created but never used in forward -> fails naming the parameters that get no gradient."""
+    class Unused(nn.Module):
+        def __init__(self, i, o):
+            super().__init__()
+            self.up = nn.ConvTranspose2d(i, o, 4, 2, 1)  # created, never called
+            self.mix = nn.Conv2d(i, o, 1)
+
+        def forward(self, x):
+            return self.mix(F.interpolate(x, scale_factor=2))
+
+    result = cnn_checks.check_upsample_block(Unused)
+    assert not result.passed and result.diagnosis == "unused_layer" and "up.weight, up.bias" in result.message
+
+
+def _never_returns(*args):
+    while True:
+        pass
+
+
+@pytest.mark.parametrize("where", ["main thread", "other thread"])
+def test_a_function_that_never_returns_is_stopped_by_the_time_limit(monkeypatch, where):
+    """Student function that loops forever (checked from the main thread or another thread) -> fails after the time limit: 'did not finish within'."""
+    monkeypatch.setattr(core, "TIME_LIMIT_S", 0.3)
+    results = []
+    run = lambda: results.append(vae_checks.check_gaussian_kl(_never_returns))  # noqa: E731
+    if where == "main thread":
+        run()
+    else:
+        worker = threading.Thread(target=run)
+        worker.start()
+        worker.join(10)
+    assert results and results[0].diagnosis == "time_limit" and "did not finish within 0.3 s" in results[0].message
+
+
+def test_the_gradient_penalty_check_works_inside_no_grad_and_survives_sys_exit():
+    """Correct gradient penalty checked inside torch.no_grad(); an answer that calls sys.exit -> the first passes, the second fails with guidance (no traceback)."""
+    with torch.no_grad():
+        assert gan_checks.check_gradient_penalty(gan_checks._reference_penalty).passed
+    result = gan_checks.check_gradient_penalty(lambda *args: sys.exit(0))
+    assert not result.passed and "sys.exit" in result.message

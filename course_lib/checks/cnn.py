@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from .. import cnn
-from .core import CheckResult, Mistake, check_function
+from .core import CheckResult, Diagnosis, Mistake, check_function
 
 __all__ = ["check_conv_output_size", "check_conv_transpose_output_size", "check_upsample_block"]
 
@@ -76,8 +76,17 @@ def check_upsample_block(student_factory) -> CheckResult:
         if not isinstance(block, nn.Module):
             raise TypeError(f"upsample_block must return an nn.Module, got {type(block).__name__}")
         learnable = any(isinstance(m, (nn.ConvTranspose2d, nn.Conv2d)) for m in block.modules())
-        with torch.no_grad():
-            shape = tuple(block(batch).shape)
+        out = block(batch)
+        shape = tuple(out.shape)
+        parameters = dict(block.named_parameters())
+        if parameters and isinstance(out, torch.Tensor) and out.requires_grad:
+            weights = torch.linspace(-1.0, 2.0, out.numel()).view_as(out)  # not a plain sum: BatchNorm zeroes that
+            grads = torch.autograd.grad((out * weights).sum(), list(parameters.values()), allow_unused=True)
+            unused = [name for (name, _), g in zip(parameters.items(), grads) if g is None or not g.abs().sum() > 0]
+            if unused:
+                raise Diagnosis("unused_layer", f"these parameters never receive a gradient: {', '.join(unused)}. "
+                                "A layer is created in __init__ but its output never reaches the block's output "
+                                "(check forward): it would never learn.")
         return shape, learnable
 
     def reference(in_channels, out_channels):

@@ -5,21 +5,108 @@ implementation of the same function) on the same inputs; if the student's output
 matches one, the student gets that mistake's message. Otherwise it tries two
 generic diagnoses (a flipped sign, a constant factor such as mean vs sum) before
 a plain "wrong values" report. Nothing the student passes in -- ``None``, a
-function that raises, a wrong return type -- escapes as a traceback from inside
-the checker: every outcome is a ``CheckResult`` with guidance.
+function that raises, calls ``sys.exit``, never returns or returns the wrong type --
+escapes as a traceback from inside the checker: every outcome is a ``CheckResult``
+with guidance.
+
+The checker cannot be fooled by where it runs: student code always runs with
+gradients enabled (also inside a caller's ``torch.no_grad()``), on copies of the
+inputs (an input changed in place is reported), and within ``TIME_LIMIT_S``.
 """
 from __future__ import annotations
 
 import copy
 import math
 import numbers
+import signal
+import threading
+import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import torch
 
-__all__ = ["Mistake", "CheckResult", "check_function", "values_match"]
+__all__ = ["Mistake", "CheckResult", "Diagnosis", "check_function", "values_match", "run_student", "TIME_LIMIT_S"]
+
+TIME_LIMIT_S = 10.0  # per call of the student's function; every exercise runs in milliseconds
+
+
+class Diagnosis(Exception):
+    """Raised by an ``observe`` function to fail the check with a specific message."""
+
+    def __init__(self, name: str, message: str):
+        super().__init__(message)
+        self.name, self.message = name, message
+
+
+class TimeLimitExceeded(BaseException):  # BaseException: a student's `except Exception` cannot swallow it
+    """The student's function ran longer than the time limit."""
+
+
+def run_student(fn: Callable, *args, time_limit_s: float | None = None):
+    """``fn(*args)`` with gradients enabled and a time limit (default ``TIME_LIMIT_S``; ``TimeLimitExceeded``).
+
+    In the main thread on Unix an alarm interrupts the student's code; elsewhere the call runs in
+    a helper thread that is abandoned (left to finish on its own) when the time is up.
+    """
+    time_limit_s = TIME_LIMIT_S if time_limit_s is None else time_limit_s
+    if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+        def expire(signum, frame):
+            raise TimeLimitExceeded()
+
+        previous = signal.signal(signal.SIGALRM, expire)
+        outer_delay, outer_interval = signal.setitimer(signal.ITIMER_REAL, time_limit_s)
+        started = time.monotonic()
+        try:
+            with torch.enable_grad():
+                return fn(*args)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+            if outer_delay:  # someone else's timer was running: put it back
+                signal.setitimer(signal.ITIMER_REAL, max(outer_delay - (time.monotonic() - started), 1e-3),
+                                 outer_interval)
+    outcome = {}
+
+    def call():
+        try:
+            with torch.enable_grad():
+                outcome["value"] = fn(*args)
+        except BaseException as error:  # handed to the caller
+            outcome["error"] = error
+
+    worker = threading.Thread(target=call, daemon=True, name="student-code")
+    worker.start()
+    worker.join(time_limit_s)
+    if worker.is_alive():
+        raise TimeLimitExceeded()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _tensors(value, where: str):
+    """(where, tensor) for every tensor in an argument, nested lists/tuples/dicts included."""
+    if isinstance(value, torch.Tensor):
+        yield where, value
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _tensors(item, f"{where}[{i}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _tensors(item, f"{where}[{key!r}]")
+
+
+def _changed_inputs(before, after, names: dict[int, str]) -> list[str]:
+    """Which arguments (by name) the student's function changed in place."""
+    changed = []
+    for i, (old_arg, new_arg) in enumerate(zip(before, after)):
+        label = names.get(i, f"argument {i + 1}")
+        for (where, old), (_, new) in zip(_tensors(old_arg, label), _tensors(new_arg, label)):
+            if old.shape != new.shape or not torch.equal(old.detach(), new.detach()):
+                changed.append(where)
+    return changed
 
 
 @dataclass(frozen=True)
@@ -61,6 +148,16 @@ def _clone(value):
         return copy.deepcopy(value)
     except Exception:
         return value
+
+
+def _parameter_names(fn) -> dict[int, str]:
+    """Argument index -> the reference's parameter name, for messages."""
+    import inspect
+
+    try:
+        return dict(enumerate(inspect.signature(fn).parameters))
+    except (TypeError, ValueError):
+        return {}
 
 
 def values_match(a, b, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
@@ -165,10 +262,13 @@ def _generic_diagnosis(got, expected, rtol, atol) -> tuple[str, str] | None:
 def check_function(student: Any, reference: Callable, make_inputs: Callable[[torch.Generator], Sequence],
                    mistakes: Sequence[Mistake] = (), *, name: str | None = None, trials: int = 3,
                    observe: Callable | None = None, rtol: float = 1e-4, atol: float = 1e-5,
-                   seed: int = 0, success: str | None = None, print_result: bool = True) -> CheckResult:
+                   seed: int = 0, success: str | None = None, print_result: bool = True,
+                   extra_cases: Sequence[Sequence] = ()) -> CheckResult:
     """Compare ``student`` with ``reference`` on ``trials`` fresh random inputs.
 
     make_inputs(generator) -> tuple of positional arguments (new ones each trial).
+    extra_cases: fixed argument tuples tried after the random ones (e.g. extreme values that a
+    numerically naive formula gets wrong).
     observe(fn, args) -> what to compare (default: ``fn(*args)``); use it to compare
     gradients or side effects as well as return values.
     """
@@ -188,15 +288,28 @@ def check_function(student: Any, reference: Callable, make_inputs: Callable[[tor
         return report(False, f"expected a function, got {_describe(student)}.", "not_a_function")
 
     generator = torch.Generator().manual_seed(seed)
+    inputs = [tuple(make_inputs(generator)) for _ in range(trials)] + [tuple(case) for case in extra_cases]
+    names = _parameter_names(reference)
     cases = []  # (args, expected, got) for every trial
-    for trial in range(trials):
-        args = tuple(make_inputs(generator))
-        expected = observe(reference, _clone(args))
+    for args in inputs:
+        with torch.enable_grad():  # the caller's no_grad() must not hide a missing (or extra) gradient
+            expected = observe(reference, _clone(args))
+        given = _clone(args)
+        pristine = _clone(args)
         try:
-            got = observe(student, _clone(args))
+            got = run_student(observe, student, given)
         except NotImplementedError:
             return report(False, "not implemented yet: replace `raise NotImplementedError()` with your code.",
                           "not_implemented")
+        except Diagnosis as found:
+            return report(False, found.message, found.name)
+        except TimeLimitExceeded:
+            return report(False, f"your function did not finish within {TIME_LIMIT_S:g} s: look for a loop that "
+                                 "never ends (a `while` whose condition stays true) or a call of the function "
+                                 "itself.", "time_limit")
+        except SystemExit as error:
+            return report(False, f"your function called exit() / sys.exit({error.code!r}): remove it and "
+                                 "`return` the result instead.", "raised")
         except Exception as error:  # the student's code failed: say where, not the checker's internals
             frames = traceback.extract_tb(error.__traceback__)
             where = next((f"line {f.lineno}" for f in reversed(frames) if "course_lib" not in f.filename), "")
@@ -205,6 +318,11 @@ def check_function(student: Any, reference: Callable, make_inputs: Callable[[tor
                 hint = " -- check that your function takes the arguments the exercise describes, in that order."
             return report(False, f"your function raised {type(error).__name__}: {error} "
                                  f"{'(' + where + ' of your code)' if where else ''}".strip() + hint, "raised")
+        changed = _changed_inputs(pristine, given, names)
+        if changed:
+            return report(False, f"your function changed its input {', '.join(changed)} in place (an operation "
+                                 "ending in _ such as add_ or clamp_, `x += ...` or `x[...] = ...`). The caller "
+                                 "still needs those values: compute a new tensor instead.", "mutated_input")
         cases.append((args, expected, got))
 
     def matches(got, target):  # never raises: anything odd the student returned simply does not match
@@ -220,7 +338,9 @@ def check_function(student: Any, reference: Callable, make_inputs: Callable[[tor
     # (on a single input two different slips can give the same number).
     for mistake in mistakes:
         try:
-            if all(matches(got, observe(mistake.implementation, _clone(args))) for args, _, got in cases):
+            with torch.enable_grad():
+                reproduced = all(matches(got, observe(mistake.implementation, _clone(args))) for args, _, got in cases)
+            if reproduced:
                 return report(False, mistake.message, mistake.name, trial=failing[0])
         except Exception:
             continue

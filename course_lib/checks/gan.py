@@ -33,8 +33,20 @@ def _fake_logits(generator):
     return (_logits(generator)[1],)
 
 
+# Logits a confident discriminator produces. In float32 sigmoid(25) rounds to exactly 1, so a formula
+# written as log(sigmoid(l)) or log(1 - sigmoid(l)) returns inf there; the softplus forms stay exact.
+EXTREME = torch.tensor([-120.0, -40.0, -25.0, 25.0, 40.0, 120.0])
+EXTREME_PAIRS = [(EXTREME, EXTREME.flip(0)), (EXTREME, EXTREME)]
+_NAIVE_LOG = ("your formula takes log(sigmoid(l)) or log(1 - sigmoid(l)) directly: in float32 sigmoid(25) rounds to "
+              "exactly 1, so at the logits a confident discriminator produces (|l| >= 25) the loss is inf and "
+              "training stops. Write it with F.logsigmoid / F.softplus (log(1 - sigmoid(l)) = logsigmoid(-l)) or "
+              "F.binary_cross_entropy_with_logits.")
+
+
 # --------------------------------------------------------------------------- discriminator loss
 D_LOSS_MISTAKES = [
+    Mistake("naive_log_sigmoid",
+            lambda r, f: -(torch.sigmoid(r).log().mean() + (1 - torch.sigmoid(f)).log().mean()), _NAIVE_LOG),
     Mistake("missing_log", lambda r, f: -(F.logsigmoid(r).mean() + (1 - torch.sigmoid(f)).mean()),
             "the fake term has no log: it must be -E[log(1 - D(G(z)))] = E[softplus(l_fake)], "
             "not -E[1 - D(G(z))]."),
@@ -54,11 +66,12 @@ D_LOSS_MISTAKES = [
 def check_discriminator_loss(student) -> CheckResult:
     """discriminator_loss(real_logits, fake_logits) = -E[log D(x)] - E[log(1 - D(G(z)))] (Eq. 2.6)."""
     return check_function(student, lambda r, f: gan.discriminator_loss(r, f, "minimax"), _logits,
-                          D_LOSS_MISTAKES, name="discriminator_loss", trials=4)
+                          D_LOSS_MISTAKES, name="discriminator_loss", trials=4, extra_cases=EXTREME_PAIRS)
 
 
 # --------------------------------------------------------------------------- generator losses
 G_MINIMAX_MISTAKES = [
+    Mistake("naive_log_sigmoid", lambda f: (1 - torch.sigmoid(f)).log().mean(), _NAIVE_LOG),
     Mistake("missing_log", lambda f: (1 - torch.sigmoid(f)).mean(),
             "the log is missing: the minimax generator loss is E[log(1 - D(G(z)))] = -E[softplus(l)]."),
     Mistake("flipped_sign", lambda f: F.softplus(f).mean(),
@@ -71,6 +84,7 @@ G_MINIMAX_MISTAKES = [
 ]
 
 G_NON_SATURATING_MISTAKES = [
+    Mistake("naive_log_sigmoid", lambda f: -torch.sigmoid(f).log().mean(), _NAIVE_LOG),
     Mistake("missing_log", lambda f: -torch.sigmoid(f).mean(),
             "the log is missing: the non-saturating loss is -E[log D(G(z))] = E[softplus(-l)], not -E[D(G(z))]."),
     Mistake("flipped_sign", lambda f: F.logsigmoid(f).mean(),
@@ -85,13 +99,14 @@ G_NON_SATURATING_MISTAKES = [
 def check_generator_loss_minimax(student) -> CheckResult:
     """generator_loss_minimax(fake_logits) = E[log(1 - D(G(z)))] (Eq. 2.4)."""
     return check_function(student, lambda f: gan.generator_loss(f, "minimax"), _fake_logits,
-                          G_MINIMAX_MISTAKES, name="generator_loss_minimax", trials=4)
+                          G_MINIMAX_MISTAKES, name="generator_loss_minimax", trials=4, extra_cases=[(EXTREME,)])
 
 
 def check_generator_loss_non_saturating(student) -> CheckResult:
     """generator_loss_non_saturating(fake_logits) = -E[log D(G(z))] (Eq. 2.5)."""
     return check_function(student, lambda f: gan.generator_loss(f, "non_saturating"), _fake_logits,
-                          G_NON_SATURATING_MISTAKES, name="generator_loss_non_saturating", trials=4)
+                          G_NON_SATURATING_MISTAKES, name="generator_loss_non_saturating", trials=4,
+                          extra_cases=[(EXTREME,)])
 
 
 # --------------------------------------------------------------------------- where to detach
