@@ -166,6 +166,13 @@ PIX2PIX_DISCRIMINATOR_MISTAKES = [
     Mistake("condition_not_reaching_d", _d_loss(lambda x, y: y),
             "the condition does not reach D: judge the pairs torch.cat([inputs, target], 1) and "
             "torch.cat([inputs, fake.detach()], 1), not the outputs alone."),
+    Mistake("condition_replaced_by_output", _d_loss(lambda x, y: torch.cat([y, y], 1)),
+            "the discriminator ignores the condition: it is shown the output twice, [image, image], instead of "
+            "[inputs, image]. It then cannot tell whether an output fits its input. Judge torch.cat([inputs, "
+            "target], 1) and torch.cat([inputs, fake.detach()], 1)."),
+    Mistake("condition_zeroed", _d_loss(lambda x, y: torch.cat([torch.zeros_like(x), y], 1)),
+            "the discriminator ignores the condition: the input channels it sees are zeros. Judge "
+            "torch.cat([inputs, target], 1) and torch.cat([inputs, fake.detach()], 1)."),
     Mistake("condition_not_reaching_d_and_not_detached", _d_loss(lambda x, y: y, detach=False),
             "two problems: the condition does not reach D (pass the pairs [inputs, image]) and the fake is not "
             "detached (use fake.detach())."),

@@ -3,8 +3,9 @@
 On a mismatch the engine runs each known *mistake* (a deliberately wrong
 implementation of the same function) on the same inputs; if the student's output
 matches one, the student gets that mistake's message. Otherwise it tries two
-generic diagnoses (a flipped sign, a constant factor such as mean vs sum) before
-a plain "wrong values" report. Nothing the student passes in -- ``None``, a
+generic diagnoses (a flipped sign, a constant factor such as mean vs sum), each named
+only when every trial agrees on it, before a "wrong values" report that says where and by
+how much the values differ, without guessing a cause. Nothing the student passes in -- ``None``, a
 function that raises, calls ``sys.exit``, never returns or returns the wrong type --
 escapes as a traceback from inside the checker: every outcome is a ``CheckResult``
 with guidance.
@@ -242,21 +243,55 @@ def _as_float_tensor(value):
     return None
 
 
-def _generic_diagnosis(got, expected, rtol, atol) -> tuple[str, str] | None:
-    g, e = _as_float_tensor(got), _as_float_tensor(expected)
-    if g is None or e is None or g.shape != e.shape or not torch.isfinite(g).all():
+def _generic_diagnosis(cases, rtol, atol) -> tuple[str, str] | None:
+    """A flipped sign or a constant factor, named only when *every* trial agrees on it.
+
+    One wrong number always has *some* ratio to the right one, so a single trial is no evidence of a
+    constant factor: the trials (different shapes and scales) must all show the same sign flip, or
+    the same ratio, before the message names that cause.
+    """
+    pairs = [(_as_float_tensor(got), _as_float_tensor(expected)) for _, expected, got in cases]
+    if len(pairs) < 2 or any(g is None or e is None or g.shape != e.shape or not torch.isfinite(g).all()
+                             or not torch.isfinite(e).all() for g, e in pairs):
         return None
-    if torch.allclose(g, -e, rtol=rtol, atol=atol) and e.abs().max() > atol:
+    if all(torch.allclose(g, -e, rtol=rtol, atol=atol) and e.abs().max() > atol for g, e in pairs):
         return "sign", "the values have the right size but the wrong sign: check the minus sign of your loss."
-    mask = e.abs() > 1e-8
-    if mask.any():
+    ratios = []
+    for g, e in pairs:
+        mask = e.abs() > 1e-8
+        if not mask.any():
+            return None
         ratio = g[mask] / e[mask]
-        if torch.allclose(ratio, ratio.flatten()[0].expand_as(ratio), rtol=1e-4) and torch.allclose(
-                g, ratio.flatten()[0] * e, rtol=rtol, atol=atol):
-            factor = ratio.flatten()[0].item()
-            return "factor", (f"your values are {factor:.4g} times the expected ones: a constant factor -- "
-                              "check mean vs sum (over the batch or the pixels) and constant multipliers.")
+        first = ratio.flatten()[0]
+        if not (torch.allclose(ratio, first.expand_as(ratio), rtol=1e-4)
+                and torch.allclose(g, first * e, rtol=rtol, atol=atol)):
+            return None
+        ratios.append(first.item())
+    factor = ratios[0]
+    if abs(factor - 1) > 1e-3 and all(math.isclose(r, factor, rel_tol=1e-4) for r in ratios):
+        return "factor", (f"your values are {factor:.4g} times the expected ones on all {len(ratios)} test cases: "
+                          "a constant factor -- check mean vs sum (over the batch or the pixels) and constant "
+                          "multipliers.")
     return None
+
+
+def _what_differs(got, expected) -> str:
+    """Where and by how much the student's values differ, without guessing a cause."""
+    g, e = _as_float_tensor(got), _as_float_tensor(expected)
+    if g is None or e is None or g.shape != e.shape:
+        return f"expected {_short(expected)}, got {_short(got)}."
+    if g.ndim == 0:
+        gap = (g - e).item()
+        relative = f" ({abs(gap) / abs(e.item()):.1%} of the expected value)" if e.item() != 0 else ""
+        return f"expected {e.item():.6g}, got {g.item():.6g}: off by {gap:+.4g}{relative}."
+    gap = (g - e).abs()
+    if not torch.isfinite(g).all():
+        bad = int((~torch.isfinite(g)).sum())
+        return f"{bad} of {g.numel()} values are inf or nan (expected {_short(expected)}, got {_short(got)})."
+    wrong = int((gap > 1e-5 + 1e-4 * e.abs()).sum())
+    where = tuple(int(i) for i in torch.unravel_index(gap.argmax(), gap.shape))
+    return (f"{wrong} of {g.numel()} values differ; the largest difference is {gap.max().item():.4g} at index "
+            f"{where} (expected {e[where].item():.6g}, got {g[where].item():.6g}).")
 
 
 def check_function(student: Any, reference: Callable, make_inputs: Callable[[torch.Generator], Sequence],
@@ -351,11 +386,11 @@ def check_function(student: Any, reference: Callable, make_inputs: Callable[[tor
         problem = f"expected {_describe(expected)}, got {_describe(got)}."
     if problem is not None:
         return report(False, problem, "structure", trial=trial)
-    generic = _safely(_generic_diagnosis, got, expected, rtol, atol)
+    generic = _safely(_generic_diagnosis, cases, rtol, atol)
     if generic is not None:
         return report(False, generic[1], generic[0], trial=trial)
-    return report(False, f"wrong values on random test {trial + 1}: expected {_short(expected)}, "
-                         f"got {_short(got)}.", "values", trial=trial)
+    differs = _safely(_what_differs, got, expected) or f"expected {_short(expected)}, got {_short(got)}."
+    return report(False, f"wrong values on test case {trial + 1} of {len(cases)}: {differs}", "values", trial=trial)
 
 
 def _short(value) -> str:

@@ -2,7 +2,9 @@
 
 Every loss takes logits ``l`` (D(x) = sigmoid(l)) and returns the batch mean.
 The listed mistakes are the classic ones: a missing log, a flipped sign, sum instead
-of mean, the log-free formula E[D(x)] - E[D(G(z))], and detaching in the wrong place.
+of mean, the log-free formula E[D(x)] - E[D(G(z))], a sigmoid applied before a loss on
+logits, the generator trained against label 0 (or to minimise E[D(G(z))]), and detaching
+in the wrong place. Notebook 99 trains each of them and shows it failing.
 """
 from __future__ import annotations
 
@@ -20,13 +22,30 @@ __all__ = ["check_discriminator_loss", "check_generator_loss_minimax", "check_ge
 
 _SUM = ("you summed over the batch: average instead (.mean()), so that the loss and the learning rate "
         "do not depend on the batch size.")
-_LOG_FREE = ("that is the log-free formula E[D(x)] - E[D(G(z))]: it is the Wasserstein critic objective, not "
-             "the GAN objective, and without a Lipschitz constraint it has no maximum (notebook 02, Eq. 2.8).")
+_LOG_FREE = ("that is the log-free formula E[D(x)] - E[D(G(z))] on raw logits: the Wasserstein critic objective, "
+             "not the GAN objective. For an unconstrained real-valued critic it has no maximum (it grows without "
+             "bound unless the critic is kept 1-Lipschitz, notebook 02, Eq. 2.8). The GAN loss has logs: "
+             "E[softplus(-l_real)] + E[softplus(l_fake)].")
+_LOG_FREE_PROBABILITIES = (
+    "that is the log-free formula E[D(x)] - E[D(G(z))] with D = sigmoid(l): bounded (its supremum over D in [0, 1] "
+    "is the total-variation distance, notebook 99, Eq. 99.1) and reached by a D that outputs exactly 0 or 1, where "
+    "sigmoid's gradient vanishes and the generator stops learning. The GAN loss has logs: "
+    "E[softplus(-l_real)] + E[softplus(l_fake)].")
+_SIGMOID_TWICE = ("you applied a sigmoid before a loss that expects logits: softplus and "
+                  "binary_cross_entropy_with_logits apply the sigmoid themselves, so the loss saw sigmoid(sigmoid(l)). "
+                  "Pass the discriminator's raw logits.")
+_LABEL_ZERO_FOR_G = ("the generator's loss uses label 0 (BCE(D(G(z)), 0) = -log(1 - D(G(z)))): it trains the generator "
+                     "to make D call its samples *fake*. The generator step uses label 1: BCE(D(G(z)), 1) = "
+                     "-log D(G(z)). (Reusing the discriminator's fake labels for the generator gives exactly this.)")
+_MINIMISES_D = ("the generator minimises E[D(G(z))]: it is trained to make D call its samples fake, and runs away from "
+                "the data. It must make D(G(z)) large: minimise -E[log D(G(z))].")
 
 
 def _logits(generator):
+    """Logits of a random batch size and a random scale (0.5 to 4), so no two trials share a ratio by chance."""
     n = int(torch.randint(4, 17, (1,), generator=generator))
-    return 2.5 * torch.randn(n, generator=generator), 2.5 * torch.randn(n, generator=generator)
+    scale = 0.5 + 3.5 * float(torch.rand(1, generator=generator))
+    return scale * torch.randn(n, generator=generator), scale * torch.randn(n, generator=generator)
 
 
 def _fake_logits(generator):
@@ -56,7 +75,10 @@ D_LOSS_MISTAKES = [
             "you returned V(D, G), which the discriminator *maximises*; its loss (to minimise) is -V(D, G)."),
     Mistake("sum_not_mean", lambda r, f: F.softplus(-r).sum() + F.softplus(f).sum(), _SUM),
     Mistake("log_free", lambda r, f: f.mean() - r.mean(), _LOG_FREE),
-    Mistake("log_free_probabilities", lambda r, f: torch.sigmoid(f).mean() - torch.sigmoid(r).mean(), _LOG_FREE),
+    Mistake("log_free_probabilities", lambda r, f: torch.sigmoid(f).mean() - torch.sigmoid(r).mean(),
+            _LOG_FREE_PROBABILITIES),
+    Mistake("sigmoid_twice",
+            lambda r, f: F.softplus(-torch.sigmoid(r)).mean() + F.softplus(torch.sigmoid(f)).mean(), _SIGMOID_TWICE),
     Mistake("swapped_labels", lambda r, f: F.softplus(r).mean() + F.softplus(-f).mean(),
             "real and fake are swapped: real images should get the label 1 (softplus(-l_real)), "
             "fakes the label 0 (softplus(l_fake))."),
@@ -81,6 +103,7 @@ G_MINIMAX_MISTAKES = [
     Mistake("non_saturating_instead", lambda f: F.softplus(-f).mean(),
             "that is the non-saturating loss -E[log D(G(z))]; this exercise asks for the minimax one, "
             "E[log(1 - D(G(z)))]."),
+    Mistake("sigmoid_twice", lambda f: -F.softplus(torch.sigmoid(f)).mean(), _SIGMOID_TWICE),
 ]
 
 G_NON_SATURATING_MISTAKES = [
@@ -93,6 +116,9 @@ G_NON_SATURATING_MISTAKES = [
     Mistake("log_free", lambda f: -f.mean(), _LOG_FREE),
     Mistake("minimax_instead", lambda f: -F.softplus(f).mean(),
             "that is the minimax (saturating) loss E[log(1 - D(G(z)))]; the non-saturating one is -E[log D(G(z))]."),
+    Mistake("label_zero", lambda f: F.softplus(f).mean(), _LABEL_ZERO_FOR_G),
+    Mistake("minimises_d_of_fake", lambda f: torch.sigmoid(f).mean(), _MINIMISES_D),
+    Mistake("sigmoid_twice", lambda f: F.softplus(-torch.sigmoid(f)).mean(), _SIGMOID_TWICE),
 ]
 
 
@@ -151,6 +177,21 @@ def _detach_in_g_step(D, G, real, z):
     return gan.discriminator_loss(D(real), D(fake), "minimax"), gan.generator_loss(D(fake), "non_saturating")
 
 
+def _labels_reused(D, G, real, z):
+    fake = G(z)
+    real_logits, fake_logits = D(real), D(fake.detach())
+    real_labels, fake_labels = torch.ones_like(real_logits), torch.zeros_like(fake_logits)
+    d_loss = F.binary_cross_entropy_with_logits(real_logits, real_labels) + F.binary_cross_entropy_with_logits(
+        fake_logits, fake_labels)
+    g_logits = D(fake)
+    return d_loss, F.binary_cross_entropy_with_logits(g_logits, fake_labels)   # the fakes' label 0, reused
+
+
+def _minimises_d_of_fake(D, G, real, z):
+    fake = G(z)
+    return (gan.discriminator_loss(D(real), D(fake.detach()), "minimax"), torch.sigmoid(D(fake)).mean())
+
+
 STEP_MISTAKES = [
     Mistake("no_detach_in_d_step", _no_detach,
             "the discriminator's loss sends gradients into the generator: use G(z).detach() for the "
@@ -158,6 +199,8 @@ STEP_MISTAKES = [
     Mistake("detach_in_g_step", _detach_in_g_step,
             "the generator's loss reaches no generator weight: you detached G(z) in the generator step. "
             "Detach only in the discriminator step; the generator learns *through* D."),
+    Mistake("labels_reused_for_generator", _labels_reused, _LABEL_ZERO_FOR_G),
+    Mistake("minimises_d_of_fake", _minimises_d_of_fake, _MINIMISES_D),
 ]
 
 

@@ -106,6 +106,10 @@ KL_MISTAKES = [
     Mistake("kl_mean_over_latent", lambda mu, lv: 0.5 * (mu.pow(2) + lv.exp() - 1 - lv).mean(1),
             "the KL of a diagonal Gaussian is a *sum* over latent dimensions (they are independent), "
             "not a mean."),
+    Mistake("kl_missing_terms", lambda mu, lv: 0.5 * (mu.pow(2) + lv.exp()).sum(1),
+            "the -1 - log sigma^2 terms are missing: KL = 1/2 sum(mu^2 + sigma^2 - 1 - log sigma^2). Without them the "
+            "'KL' of the prior with itself is d/2, not 0, and it is minimised by sigma -> 0, so the encoder stops "
+            "being noisy (notebook 99 trains it)."),
     Mistake("kl_reduced_over_batch", lambda mu, lv: 0.5 * (mu.pow(2) + lv.exp() - 1 - lv).sum(),
             "return one KL per example (shape (N,)): sum over the latent dimensions only, dim=1."),
 ]
