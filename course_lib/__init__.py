@@ -5,7 +5,15 @@ One module per concern: ``config`` (fast mode, budgets, paths), ``data``,
 ``metrics``, ``viz``, ``validate``; one module per model family (``cnn``, ...);
 ``checks`` for the exercises.
 """
-from .config import FAST, budgets, is_fast
+from .config import budgets, is_fast
+
+
+def __getattr__(name):
+    """``course_lib.FAST`` is ``is_fast()`` at the moment it is looked up (one source for fast mode)."""
+    if name == "FAST":
+        return is_fast()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 __all__ = ["FAST", "budgets", "is_fast", "__version__"]

@@ -288,6 +288,17 @@ def _read_skimage(loader) -> np.ndarray:
     return loader() if callable(loader) else getattr(data, loader)()
 
 
+# The course's one luma (grey level of a colour pixel): ITU-R BT.601, the Y of JPEG's YCbCr
+# (enhance.rgb_to_ycbcr uses the same row). skimage.color.rgb2gray uses BT.709 weights instead.
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+
+
+def to_luma(images: torch.Tensor) -> torch.Tensor:
+    """(..., 3, H, W) RGB -> (..., 1, H, W) luma Y = 0.299 R + 0.587 G + 0.114 B (BT.601)."""
+    weights = torch.tensor(LUMA_WEIGHTS, dtype=images.dtype, device=images.device).view(3, 1, 1)
+    return (images * weights).sum(-3, keepdim=True)
+
+
 def _to_tensor(image: np.ndarray, color: bool) -> torch.Tensor:
     image = np.asarray(image)
     if image.dtype == bool:
@@ -301,8 +312,8 @@ def _to_tensor(image: np.ndarray, color: bool) -> torch.Tensor:
         tensor = tensor[..., :3].permute(2, 0, 1)
     if color and tensor.shape[0] == 1:
         tensor = tensor.expand(3, -1, -1)
-    if not color and tensor.shape[0] == 3:  # ITU-R BT.601 luma, as skimage.color.rgb2gray
-        tensor = (0.2125 * tensor[0] + 0.7154 * tensor[1] + 0.0721 * tensor[2]).unsqueeze(0)
+    if not color and tensor.shape[0] == 3:
+        tensor = to_luma(tensor)
     return tensor.clamp(0, 1).contiguous()
 
 

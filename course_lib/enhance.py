@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .data import LUMA_WEIGHTS
 from .metrics import psnr, ssim
 from .validate import check_images, check_positive_int, check_tensor
 
@@ -72,7 +73,7 @@ def center_crop(image: torch.Tensor, size: int, multiple: int = 1) -> torch.Tens
     return image[..., top:top + side, left:left + side]
 
 
-_YCBCR = torch.tensor([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+_YCBCR = torch.tensor([LUMA_WEIGHTS, [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])  # Y: data.to_luma
 
 
 def rgb_to_ycbcr(images: torch.Tensor) -> torch.Tensor:

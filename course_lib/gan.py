@@ -89,7 +89,9 @@ class DCGANGenerator(nn.Module):
 
     linear -> 4w x 7 x 7, BN, ReLU; convT 4/2/1 -> 2w x 14 x 14, BN, ReLU;
     convT 4/2/1 -> w x 28 x 28, BN, ReLU; conv 3/1/1 -> 1 x 28 x 28, tanh.
-    No bias before BatchNorm (it would be cancelled). The last convolution works at full
+    No bias before BatchNorm: BatchNorm subtracts the batch mean, which cancels a constant bias, so it would
+    be a parameter that learns nothing. (The conditional models, pix2pix's U-Net and the colouriser keep one
+    there: harmless, just redundant.) The last convolution works at full
     resolution, so every output pixel is computed from its 3 x 3 neighbourhood of features
     (notebook 03, section 1, says what this depth bought).
     """

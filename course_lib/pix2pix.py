@@ -215,10 +215,11 @@ def edge_pairs(digits: torch.Tensor, threshold: float = 0.4) -> tuple[torch.Tens
 
 
 def to_grayscale(images: torch.Tensor) -> torch.Tensor:
-    """(N, 3, H, W) RGB in [0, 1] -> (N, 1, H, W) luma (ITU-R BT.601 weights, as skimage)."""
+    """(N, 3, H, W) RGB in [0, 1] -> (N, 1, H, W) luma (the course's one luma, ``data.to_luma``, BT.601)."""
+    from .data import to_luma
+
     check_images(images, channels=(3,), name="colour images")
-    weights = torch.tensor([0.2125, 0.7154, 0.0721], dtype=images.dtype, device=images.device)
-    return (images * weights[None, :, None, None]).sum(1, keepdim=True)
+    return to_luma(images)
 
 
 def colorization_pairs(patches: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -250,6 +251,26 @@ def high_frequency_energy(images: torch.Tensor, cutoff: float = 0.25) -> float:
 FACADES_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/facades.tar.gz"
 
 
+def _extract_safely(tar, destination) -> None:
+    """Extract an archive, refusing members that would land outside ``destination`` or are links.
+
+    Python >= 3.10.12 (and 3.11.4, 3.12) has tarfile's "data" filter for this; older 3.10 releases,
+    which the course supports, raise TypeError on ``filter=``, so the same rule is applied by hand there.
+    """
+    import tarfile
+    from pathlib import Path
+
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(destination, filter="data")
+        return
+    root = Path(destination).resolve()
+    for member in tar.getmembers():
+        target = (root / member.name).resolve()
+        if member.issym() or member.islnk() or (root not in target.parents and target != root):
+            raise tarfile.TarError(f"refusing to extract {member.name!r}: it would leave {root}")
+    tar.extractall(destination)
+
+
 def load_facades(split: str = "val", size: int = 64, timeout_s: float = 5.0, limit: int = 200):
     """OPTIONAL: the CMP facades (label map -> photo) used in the pix2pix paper, ~30 MB.
 
@@ -274,7 +295,7 @@ def load_facades(split: str = "val", size: int = 64, timeout_s: float = 5.0, lim
             with urllib.request.urlopen(FACADES_URL, timeout=timeout_s) as response, open(archive, "wb") as out:
                 out.write(response.read())
             with tarfile.open(archive) as tar:
-                tar.extractall(data_dir(), filter="data")
+                _extract_safely(tar, data_dir())
         except (OSError, socket.timeout, tarfile.TarError) as error:
             raise RuntimeError(f"facades could not be downloaded from {FACADES_URL} "
                                f"({type(error).__name__}); this part is optional") from error

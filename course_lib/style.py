@@ -386,7 +386,7 @@ def stylize(content: torch.Tensor, style: torch.Tensor, extractor: FeatureExtrac
 
 def stylize_with_settings(content_name: str, style: str | torch.Tensor, style_weight: float, size: int,
                           steps: int, extractor: FeatureExtractor, **kwargs):
-    """The widgets' callback: load, resize, stylise. Returns (content, style, result) images."""
+    """The widgets' callback: load, resize, stylise. Returns (content, style, result, history)."""
     from .data import load_photo
 
     content = resize_square(load_photo(content_name), size)

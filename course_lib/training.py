@@ -123,9 +123,7 @@ def progress(iterable=None, total=None, desc=None, **kwargs):
     """``tqdm.auto``: a widget in JupyterLab, plain text in a terminal or CI log."""
     from tqdm.auto import tqdm
 
-    kwargs.setdefault("mininterval", 0.5)
-    if os.environ.get("CI") or os.environ.get("COURSE_FAST") == "1":
-        kwargs.setdefault("mininterval", 5.0)
+    kwargs.setdefault("mininterval", 5.0 if os.environ.get("CI") or is_fast() else 0.5)
     return tqdm(iterable, total=total, desc=desc, **kwargs)
 
 

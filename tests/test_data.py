@@ -132,3 +132,25 @@ def test_random_shift_rejects_a_negative_shift_and_a_flat_batch():
         random_shift(torch.zeros(1, 1, 4, 4), max_shift=-1)
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
         random_shift(torch.zeros(4, 4))
+
+
+def test_the_course_has_one_luma_bt601_everywhere():
+    import course_lib
+    from course_lib import data, enhance, pix2pix
+
+    primaries = torch.eye(3)[:, :, None, None]                  # pure red, green, blue pixels
+    assert torch.allclose(data.to_luma(primaries).flatten(), torch.tensor([0.299, 0.587, 0.114]))
+    rgb = torch.rand(2, 3, 5, 5)
+    assert torch.allclose(pix2pix.to_grayscale(rgb), data.to_luma(rgb))
+    assert torch.allclose(enhance.rgb_to_ycbcr(rgb)[:, :1], data.to_luma(rgb), atol=1e-6)
+    name = data.photo_names(color_only=True)[0]
+    assert torch.allclose(data.load_photo(name, color=False), data.to_luma(data.load_photo(name)), atol=1e-6)
+
+
+def test_fast_mode_has_one_source_read_when_asked(monkeypatch):
+    import course_lib
+    from course_lib import config
+
+    for value, fast in (("1", True), ("0", False), ("on", True)):
+        monkeypatch.setenv("COURSE_FAST", value)
+        assert config.FAST is fast and course_lib.FAST is fast and config.is_fast() is fast

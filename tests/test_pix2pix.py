@@ -97,8 +97,8 @@ def test_colorization_pairs_use_luma_weights():
     colour = torch.rand(2, 3, 8, 8)
     grey, target = colorization_pairs(colour)
     assert grey.shape == (2, 1, 8, 8) and target is colour
-    assert torch.allclose(grey[0, 0, 0, 0], 0.2125 * colour[0, 0, 0, 0] + 0.7154 * colour[0, 1, 0, 0]
-                          + 0.0721 * colour[0, 2, 0, 0])
+    assert torch.allclose(grey[0, 0, 0, 0], 0.299 * colour[0, 0, 0, 0] + 0.587 * colour[0, 1, 0, 0]
+                          + 0.114 * colour[0, 2, 0, 0])   # BT.601, the course's one luma (data.to_luma)
 
 
 def test_high_frequency_energy_falls_when_images_are_blurred():
@@ -115,3 +115,31 @@ def test_cycle_consistency_is_zero_for_inverse_maps():
     images = torch.rand(2, 1, 8, 8)
     assert cycle_consistency_loss(lambda x: 1 - x, lambda x: 1 - x, images) == 0
     assert cycle_consistency_loss(lambda x: x / 2, lambda x: x, images) > 0
+
+
+@pytest.mark.parametrize("has_data_filter", [True, False], ids=["python with tarfile filters", "python 3.10.0-3.10.11"])
+def test_the_facades_archive_is_extracted_safely_on_every_supported_python(tmp_path, monkeypatch, has_data_filter):
+    import io
+    import tarfile
+
+    from course_lib.pix2pix import _extract_safely
+
+    if not has_data_filter:
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    archive = tmp_path / "a.tar"
+    with tarfile.open(archive, "w") as tar:
+        for name in ("facades/val/1.jpg", "../escaped.txt"):
+            info = tarfile.TarInfo(name)
+            info.size = 2
+            tar.addfile(info, io.BytesIO(b"ok"))
+    (tmp_path / "out").mkdir()
+    with tarfile.open(archive) as tar, pytest.raises(tarfile.TarError):
+        _extract_safely(tar, tmp_path / "out")
+    assert not (tmp_path / "escaped.txt").exists()
+    with tarfile.open(archive, "w") as tar:
+        info = tarfile.TarInfo("facades/val/1.jpg")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"ok"))
+    with tarfile.open(archive) as tar:
+        _extract_safely(tar, tmp_path / "out")
+    assert (tmp_path / "out" / "facades" / "val" / "1.jpg").read_bytes() == b"ok"

@@ -162,3 +162,16 @@ def test_history_survives_a_round_trip_through_its_state_dict():
     assert again["loss"] == [2.0, 1.0] and again.steps("accuracy") == [1]
     with pytest.raises(KeyError, match="accuracy"):
         again["acc"]
+
+
+def test_progress_bars_refresh_rarely_in_fast_mode_and_in_ci(monkeypatch):
+    from course_lib.training import progress
+
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("COURSE_FAST", "1")
+    assert progress(range(3)).mininterval == 5.0
+    monkeypatch.setenv("COURSE_FAST", "0")
+    assert progress(range(3)).mininterval == 0.5
+    monkeypatch.setenv("CI", "true")
+    assert progress(range(3)).mininterval == 5.0
+    assert progress(range(3), mininterval=1.0).mininterval == 1.0   # an explicit value wins
