@@ -297,6 +297,10 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "iw_samples": Budget(full=200, fast=20),  # k of the importance-weighted likelihood
         "iw_digits": Budget(full=500, fast=100),
     },
+    "gan_objective_assignment": {  # solutions/02_gan_objective_assignment.ipynb, Exercise 4
+        "steps": Budget(full=1500, fast=200),  # the student's training step on the 8-Gaussian mixture, batch 256
+        "lr": Budget(full=1e-3, fast=2e-3),  # Adam, betas (0.5, 0.999), both players
+    },
     "common_mistakes": {  # notebooks/99_common_mistakes.ipynb (each broken recipe and its fix, on every seed)
         "gan_steps": Budget(full=800, fast=300),  # the 1-D toy GAN: G(z) = a z + b against a small MLP D
         "gan_lr": Budget(full=1e-2, fast=1e-2),  # Adam, betas (0.5, 0.999), both players

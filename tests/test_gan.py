@@ -230,6 +230,11 @@ CASES = [
     (checks.check_generator_loss_non_saturating, lambda f: -F.logsigmoid(f).mean(), checks.G_NON_SATURATING_MISTAKES),
     (checks.check_gan_step_losses, _reference_step, checks.STEP_MISTAKES),
     (checks.check_gradient_penalty, _reference_penalty, checks.GP_MISTAKES),
+    # assignment 02
+    (checks.check_jensen_shannon, checks._reference_jsd, checks.JSD_MISTAKES),
+    (checks.check_lsgan_discriminator_loss, checks._reference_lsgan_d, checks.LSGAN_D_MISTAKES),
+    (checks.check_lsgan_generator_loss, checks._reference_lsgan_g, checks.LSGAN_G_MISTAKES),
+    (checks.check_gan_training_step, checks._reference_training_step, checks.TRAINING_STEP_MISTAKES),
 ]
 
 
@@ -252,3 +257,29 @@ def test_checks_report_unimplemented_and_crashing_functions_without_a_traceback(
 
     assert checks.check_discriminator_loss(unimplemented).diagnosis == "not_implemented"
     assert checks.check_gradient_penalty(lambda *args: 1 / 0).diagnosis == "raised"
+
+
+def test_a_jsd_that_computes_0_log_0_as_nan_is_told_the_convention():
+    def naive(p, q, x):
+        m = (p + q) / 2
+        return 0.5 * torch.trapezoid(p * torch.log(p / m), x) + 0.5 * torch.trapezoid(q * torch.log(q / m), x)
+
+    result = checks.check_jensen_shannon(naive)
+    assert not result.passed and result.diagnosis == "not_finite_where_a_density_is_zero" and "0 log 0" in result.message
+
+
+def test_a_training_step_without_detach_is_named_not_a_traceback():
+    def no_detach(G, D, opt_g, opt_d, real, z):
+        fake = G(z)
+        d_loss = F.softplus(-D(real)).mean() + F.softplus(D(fake)).mean()
+        opt_d.zero_grad()
+        d_loss.backward()
+        opt_d.step()
+        g_loss = F.softplus(-D(fake)).mean()
+        opt_g.zero_grad()
+        g_loss.backward()
+        opt_g.step()
+        return d_loss.item(), g_loss.item()
+
+    result = checks.check_gan_training_step(no_detach)
+    assert not result.passed and result.diagnosis == "no_detach_in_d_step" and "fake.detach()" in result.message

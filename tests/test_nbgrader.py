@@ -37,6 +37,9 @@ ONE_MISTAKE = {
     "01_cnn_assignment": ("return (size + 2 * padding - kernel_size) // stride + 1",
                           "return (size + padding - kernel_size) // stride + 1",  # padding counted once
                           "test_conv_output_size"),
+    "02_gan_objective_assignment": ("return 0.5 * (real_scores - 1).pow(2).mean() + 0.5 * fake_scores.pow(2).mean()",
+                                    "return 0.5 * real_scores.pow(2).mean() + 0.5 * (fake_scores - 1).pow(2).mean()",
+                                    "test_lsgan_losses"),  # the targets swapped
     "03_gan_losses_assignment": ("d_loss = discriminator_loss(D(real), D(fake.detach()))",
                                  "d_loss = discriminator_loss(D(real), D(fake))",  # no detach
                                  "test_gan_step_losses"),

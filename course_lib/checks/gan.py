@@ -1,4 +1,5 @@
-"""Checks for the GAN-loss assignment (solutions/03_gan_losses_assignment.ipynb).
+"""Checks for the GAN assignments: the objective (solutions/02_gan_objective_assignment.ipynb, at the end of
+this file) and the losses (solutions/03_gan_losses_assignment.ipynb).
 
 Every loss takes logits ``l`` (D(x) = sigmoid(l)) and returns the batch mean.
 The listed mistakes are the classic ones: a missing log, a flipped sign, sum instead
@@ -14,10 +15,12 @@ import torch
 import torch.nn.functional as F
 
 from .. import gan
-from .core import CheckResult, Mistake, check_function
+from .core import CheckResult, Diagnosis, Mistake, check_function
 
 __all__ = ["check_discriminator_loss", "check_generator_loss_minimax", "check_generator_loss_non_saturating",
-           "check_gan_step_losses", "check_gradient_penalty",
+           "check_gan_step_losses", "check_gradient_penalty", "check_jensen_shannon", "check_lsgan_discriminator_loss",
+           "check_lsgan_generator_loss", "check_gan_training_step", "JSD_MISTAKES", "LSGAN_D_MISTAKES",
+           "LSGAN_G_MISTAKES", "TRAINING_STEP_MISTAKES",
            "D_LOSS_MISTAKES", "G_MINIMAX_MISTAKES", "G_NON_SATURATING_MISTAKES", "STEP_MISTAKES", "GP_MISTAKES"]
 
 _SUM = ("you summed over the batch: average instead (.mean()), so that the loss and the learning rate "
@@ -275,3 +278,254 @@ def check_gradient_penalty(student) -> CheckResult:
     """gradient_penalty(critic, real, fake, eps) = E[(||grad critic(x_hat)||_2 - 1)^2] (Eq. 2.9)."""
     return check_function(student, _reference_penalty, _penalty_inputs, GP_MISTAKES, name="gradient_penalty",
                           observe=_observe_penalty, trials=3)
+
+
+# =========================================================================== assignment 02: the objective
+# solutions/02_gan_objective_assignment.ipynb: the Jensen-Shannon divergence on a grid, the least-squares GAN
+# losses, and one whole training iteration of both players.
+
+# --------------------------------------------------------------------------- Jensen-Shannon divergence
+def _reference_jsd(p, q, x):
+    m = (p + q) / 2
+
+    def kl_to_m(a):  # KL(a || m) with 0 log 0 = 0
+        terms = torch.where(a > 0, a * torch.log(torch.where(a > 0, a, 1.0) / torch.where(m > 0, m, 1.0)), 0.0)
+        return torch.trapezoid(terms, x)
+
+    return 0.5 * kl_to_m(p) + 0.5 * kl_to_m(q)
+
+
+def _density(x, generator):
+    """A random mixture of two Gaussians, evaluated on the grid x (a density: it integrates to about 1)."""
+    means, stds = 4 * torch.randn(2, generator=generator, dtype=x.dtype), 0.3 + torch.rand(2, generator=generator,
+                                                                                          dtype=x.dtype)
+    weight = float(torch.rand(1, generator=generator))
+    normal = lambda mean, std: torch.exp(-0.5 * ((x - mean) / std) ** 2) / (std * (2 * torch.pi) ** 0.5)  # noqa: E731
+    return weight * normal(means[0], stds[0]) + (1 - weight) * normal(means[1], stds[1])
+
+
+def _density_pair(generator):
+    points = int(torch.randint(2001, 6001, (1,), generator=generator))
+    x = torch.linspace(-14, 14, points, dtype=torch.float64)
+    return _density(x, generator), _density(x, generator), x
+
+
+def _uniform(x, low, high):
+    return ((x >= low) & (x <= high)).to(x.dtype) / (high - low)
+
+
+_GRID = torch.linspace(-1, 5, 6001, dtype=torch.float64)
+JSD_EXTREME_CASES = [  # disjoint supports (JSD = log 2, zeros everywhere one density is 0), and p = q (JSD = 0)
+    (_uniform(_GRID, 0.0, 1.0), _uniform(_GRID, 2.0, 3.0), _GRID),
+    (_uniform(_GRID, 0.0, 2.0), _uniform(_GRID, 1.0, 3.0), _GRID),
+    (_uniform(_GRID, 0.0, 1.0), _uniform(_GRID, 0.0, 1.0), _GRID),
+]
+
+
+def _observe_jsd(fn, args):
+    value = fn(*args)
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not torch.isfinite(value).all():
+        raise Diagnosis("not_finite_where_a_density_is_zero",
+                        f"your divergence is {value.item()} for two densities that are 0 on parts of the grid: "
+                        "0 * log 0 gave nan (0 * -inf). By convention 0 log 0 = 0: compute a * log(a / m) only where "
+                        "a > 0 (torch.where) and use 0 elsewhere.")
+    return value
+
+
+def _kl(a, b, x):
+    terms = torch.where(a > 0, a * torch.log(torch.where(a > 0, a, 1.0) / torch.where(b > 0, b, 1.0)), 0.0)
+    return torch.trapezoid(terms, x)
+
+
+JSD_MISTAKES = [
+    Mistake("missing_halves", lambda p, q, x: 2 * _reference_jsd(p, q, x),
+            "twice the right value: JSD = 1/2 KL(p || m) + 1/2 KL(q || m), each KL weighted by one half."),
+    Mistake("kl_reversed", lambda p, q, x: 0.5 * _kl((p + q) / 2, p, x) + 0.5 * _kl((p + q) / 2, q, x),
+            "the KLs are reversed: JSD uses KL(p || m) and KL(q || m) (p and q first), not KL(m || p). The "
+            "reversed form is infinite as soon as p or q is 0 where m is not."),
+    Mistake("bits_not_nats", lambda p, q, x: _reference_jsd(p, q, x) / torch.log(torch.tensor(2.0, dtype=x.dtype)),
+            "your value is in bits (log base 2); the course uses natural logs (nats), so that C(G) = -log 4 + 2 JSD."),
+    Mistake("mixture_not_halved", lambda p, q, x: 0.5 * _kl(p, p + q, x) + 0.5 * _kl(q, p + q, x),
+            "m must be the mixture (p + q) / 2, a density; p + q integrates to 2."),
+    Mistake("kl_p_q", lambda p, q, x: _kl(p, q, x),
+            "that is KL(p || q), not the Jensen-Shannon divergence: compare each density with the mixture "
+            "m = (p + q) / 2."),
+]
+
+
+def check_jensen_shannon(student) -> CheckResult:
+    """jensen_shannon(p, q, x): JSD of two densities sampled on the grid x, in nats (Eq. 2.3)."""
+    return check_function(student, _reference_jsd, _density_pair, JSD_MISTAKES, name="jensen_shannon",
+                          observe=_observe_jsd, trials=3, extra_cases=JSD_EXTREME_CASES, rtol=1e-5, atol=1e-7)
+
+
+# --------------------------------------------------------------------------- least-squares GAN
+def _reference_lsgan_d(real_scores, fake_scores):
+    return 0.5 * (real_scores - 1).pow(2).mean() + 0.5 * fake_scores.pow(2).mean()
+
+
+def _reference_lsgan_g(fake_scores):
+    return 0.5 * (fake_scores - 1).pow(2).mean()
+
+
+LSGAN_D_MISTAKES = [
+    Mistake("sigmoid_applied", lambda r, f: 0.5 * (torch.sigmoid(r) - 1).pow(2).mean() + 0.5 * torch.sigmoid(f).pow(2).mean(),
+            "the least-squares GAN uses D's raw scores: no sigmoid (a sigmoid bounds the scores and brings back "
+            "the saturation LSGAN was designed to avoid)."),
+    Mistake("targets_swapped", lambda r, f: 0.5 * r.pow(2).mean() + 0.5 * (f - 1).pow(2).mean(),
+            "the targets are swapped: real scores are pulled toward 1 ((D(x) - 1)^2), fake scores toward 0 (D(G(z))^2)."),
+    Mistake("missing_half", lambda r, f: (r - 1).pow(2).mean() + f.pow(2).mean(),
+            "twice the right value: each term of the least-squares loss carries a factor 1/2."),
+    Mistake("sum_not_mean", lambda r, f: 0.5 * (r - 1).pow(2).sum() + 0.5 * f.pow(2).sum(), _SUM),
+    Mistake("absolute_not_squared", lambda r, f: 0.5 * (r - 1).abs().mean() + 0.5 * f.abs().mean(),
+            "least squares: square the differences, (D(x) - 1)^2, not their absolute values."),
+]
+
+LSGAN_G_MISTAKES = [
+    Mistake("target_zero", lambda f: 0.5 * f.pow(2).mean(),
+            "the generator's target is 0, the *fake* label: it is then trained to be recognised as fake. Its target "
+            "is 1 (the real label): 1/2 E[(D(G(z)) - 1)^2]."),
+    Mistake("sigmoid_applied", lambda f: 0.5 * (torch.sigmoid(f) - 1).pow(2).mean(),
+            "the least-squares GAN uses D's raw scores: no sigmoid."),
+    Mistake("missing_half", lambda f: (f - 1).pow(2).mean(), "twice the right value: the loss carries a factor 1/2."),
+    Mistake("sum_not_mean", lambda f: 0.5 * (f - 1).pow(2).sum(), _SUM),
+]
+
+
+def _scores(generator):
+    n = int(torch.randint(4, 17, (1,), generator=generator))
+    scale = 0.5 + 3.5 * float(torch.rand(1, generator=generator))
+    return scale * torch.randn(n, generator=generator), scale * torch.randn(n, generator=generator)
+
+
+def check_lsgan_discriminator_loss(student) -> CheckResult:
+    """lsgan_discriminator_loss(real_scores, fake_scores) = 1/2 E[(D(x) - 1)^2] + 1/2 E[D(G(z))^2]."""
+    return check_function(student, _reference_lsgan_d, _scores, LSGAN_D_MISTAKES, name="lsgan_discriminator_loss",
+                          trials=4)
+
+
+def check_lsgan_generator_loss(student) -> CheckResult:
+    """lsgan_generator_loss(fake_scores) = 1/2 E[(D(G(z)) - 1)^2]."""
+    return check_function(student, _reference_lsgan_g, lambda g: (_scores(g)[1],), LSGAN_G_MISTAKES,
+                          name="lsgan_generator_loss", trials=4)
+
+
+# --------------------------------------------------------------------------- one training iteration
+def _reference_training_step(G, D, opt_g, opt_d, real, z):
+    fake = G(z)
+    d_loss = F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean()
+    opt_d.zero_grad()
+    d_loss.backward()
+    opt_d.step()
+    g_loss = F.softplus(-D(fake)).mean()
+    opt_g.zero_grad()
+    g_loss.backward()
+    opt_g.step()
+    return d_loss.item(), g_loss.item()
+
+
+def _training_step_inputs(generator):
+    seed = int(torch.randint(0, 10_000, (1,), generator=generator))
+    n = int(torch.randint(4, 9, (1,), generator=generator))
+    return seed, torch.randn(n, 2, generator=generator), torch.randn(n, 2, generator=generator)
+
+
+def _parameters(module) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in module.parameters()])
+
+
+def _observe_training_step(fn, args):
+    """Run one iteration from a fixed start (with stale gradients left over from a 'previous step');
+    compare both players' weights afterwards, and the two losses the function returns."""
+    seed, real, z = args
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        G = gan.MLPGenerator(latent_dim=2, data_dim=2, hidden=8, depth=2)
+        D = gan.MLPDiscriminator(data_dim=2, hidden=8, depth=2)
+        for p in list(G.parameters()) + list(D.parameters()):
+            p.grad = torch.randn_like(p)  # what the previous iteration left behind
+    opt_g, opt_d = torch.optim.SGD(G.parameters(), lr=0.5), torch.optim.SGD(D.parameters(), lr=0.5)
+    try:
+        losses = fn(G, D, opt_g, opt_d, real, z)
+    except RuntimeError as error:
+        if "backward through the graph a second time" in str(error):
+            raise Diagnosis("no_detach_in_d_step",
+                            "the discriminator's loss was back-propagated through G(z), which freed the graph the "
+                            "generator step needs (\"backward through the graph a second time\"). Use "
+                            "D(fake.detach()) in the discriminator step.") from None
+        raise
+    if not (isinstance(losses, (tuple, list)) and len(losses) == 2):
+        raise Diagnosis("structure", f"return the two losses as a tuple (d_loss, g_loss), got {type(losses).__name__}.")
+    return _parameters(D), _parameters(G), tuple(float(loss) for loss in losses)
+
+
+def _step_without_zero_grad(G, D, opt_g, opt_d, real, z):
+    fake = G(z)
+    d_loss = F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean()
+    d_loss.backward()
+    opt_d.step()
+    g_loss = F.softplus(-D(fake)).mean()
+    g_loss.backward()
+    opt_g.step()
+    return d_loss.item(), g_loss.item()
+
+
+def _step_generator_label_zero(G, D, opt_g, opt_d, real, z):
+    fake = G(z)
+    fake_logits = D(fake.detach())
+    fake_labels = torch.zeros_like(fake_logits)
+    d_loss = F.softplus(-D(real)).mean() + F.binary_cross_entropy_with_logits(fake_logits, fake_labels)
+    opt_d.zero_grad()
+    d_loss.backward()
+    opt_d.step()
+    g_loss = F.binary_cross_entropy_with_logits(D(fake), fake_labels)
+    opt_g.zero_grad()
+    g_loss.backward()
+    opt_g.step()
+    return d_loss.item(), g_loss.item()
+
+
+def _step_generator_first(G, D, opt_g, opt_d, real, z):
+    fake = G(z)
+    g_loss = F.softplus(-D(fake)).mean()
+    opt_g.zero_grad()
+    g_loss.backward()
+    opt_g.step()
+    d_loss = F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean()
+    opt_d.zero_grad()
+    d_loss.backward()
+    opt_d.step()
+    return d_loss.item(), g_loss.item()
+
+
+def _step_g_loss_minimax(G, D, opt_g, opt_d, real, z):
+    fake = G(z)
+    d_loss = F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean()
+    opt_d.zero_grad()
+    d_loss.backward()
+    opt_d.step()
+    g_loss = -F.softplus(D(fake)).mean()
+    opt_g.zero_grad()
+    g_loss.backward()
+    opt_g.step()
+    return d_loss.item(), g_loss.item()
+
+
+TRAINING_STEP_MISTAKES = [
+    Mistake("no_zero_grad", _step_without_zero_grad,
+            "gradients from the previous iteration were added to this one: call opt_d.zero_grad() before the "
+            "discriminator's backward() and opt_g.zero_grad() before the generator's (PyTorch accumulates .grad)."),
+    Mistake("labels_reused_for_generator", _step_generator_label_zero, _LABEL_ZERO_FOR_G),
+    Mistake("generator_step_first", _step_generator_first,
+            "the generator was updated before the discriminator: this exercise (like notebook 03) takes the "
+            "discriminator step first, then the generator step against the updated D."),
+    Mistake("minimax_generator_loss", _step_g_loss_minimax,
+            "the generator step uses the saturating minimax loss E[log(1 - D(G(z)))]; use the non-saturating "
+            "-E[log D(G(z))] = softplus(-l), which gives the generator a gradient when D rejects its samples."),
+]
+
+
+def check_gan_training_step(student) -> CheckResult:
+    """gan_training_step(G, D, opt_g, opt_d, real, z) -> (d_loss, g_loss): one iteration, D first, then G."""
+    return check_function(student, _reference_training_step, _training_step_inputs, TRAINING_STEP_MISTAKES,
+                          name="gan_training_step", observe=_observe_training_step, trials=2)
