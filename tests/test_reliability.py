@@ -714,23 +714,30 @@ def test_zoo_refuses_a_config_describing_an_absurdly_large_model_before_building
 
 
 # --------------------------------------------------------------------------- a flaky machine
-@pytest.mark.parametrize("problem", ["regular-file", "read-only"])
+@pytest.mark.parametrize("problem", ["regular-file", "read-only", "read-only-with-data-folder"])
 def test_an_unusable_course_home_falls_back_to_the_bundled_digits(tmp_path, monkeypatch, capsys, problem):
-    """COURSE_HOME that is a regular file, or read-only -> load_mnist() gives the bundled digits with a one-line notice (no crash)."""
+    """COURSE_HOME that is a regular file, or read-only (with or without its data/ folder) -> load_mnist() gives the bundled digits with a one-line notice (no crash)."""
     home = tmp_path / "home"
     monkeypatch.delenv("COURSE_DATA", raising=False)
     monkeypatch.setenv("COURSE_HOME", str(home))
     monkeypatch.setattr(data, "_download_failed", False)
     monkeypatch.setattr(data, "_announced", set())
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
     if problem == "regular-file":
         home.write_text("not a folder")
-    else:
-        def read_only(self, *args, **kwargs):
-            raise OSError(errno.EROFS, "Read-only file system", str(self))
+    elif problem == "read-only":
         monkeypatch.setattr(Path, "mkdir", read_only)
+    else:  # data/ exists, so only the download's scratch folder fails to be created
+        (home / "data").mkdir(parents=True)
+        monkeypatch.setattr(data.tempfile, "mkdtemp", read_only)
     digits = data.load_mnist("test", limit=10)
     assert len(digits) == 10
     out = capsys.readouterr().out
+    if problem == "read-only-with-data-folder":
+        assert "could not be downloaded (OSError: [Errno 30] Read-only file system)" in out
+        return
     assert "using the bundled digits" in out and str(home) in out
     with pytest.raises(OSError, match="Set COURSE_HOME to a"):
         data.load_mnist("test", source="torchvision")
