@@ -22,7 +22,6 @@ depend on a download.
 """
 from __future__ import annotations
 
-import errno
 import ipaddress
 import os
 import socket
@@ -65,7 +64,8 @@ class CourseHomeError(OSError):
 
 
 def _usable_folder(path: Path, what: str) -> Path:
-    """Create ``path`` if needed; a regular file or a read-only place is a ``CourseHomeError`` that says so."""
+    """Create ``path`` if needed; a regular file in the way, or a place where it cannot be created, is a
+    ``CourseHomeError`` that says so."""
     try:
         path.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError) as error:
@@ -74,10 +74,7 @@ def _usable_folder(path: Path, what: str) -> Path:
     except OSError as error:
         raise CourseHomeError(error.errno, f"the {what} folder {path} cannot be created "
                                            f"({error.strerror or error}). Set COURSE_HOME to a writable folder.") from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise CourseHomeError(errno.EACCES, f"the {what} folder {path} is not writable. "
-                                            "Set COURSE_HOME to a writable folder.")
-    return path
+    return path  # an existing read-only folder is fine: a shared, pre-filled MNIST cache is read-only
 
 
 def data_dir() -> Path:

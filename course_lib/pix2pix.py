@@ -286,13 +286,14 @@ def load_facades(split: str = "val", size: int = 64, timeout_s: float = 5.0, lim
     import numpy as np
     from PIL import Image
 
-    from .config import data_dir
+    from .config import bounded_name_lookups, data_dir
 
     root = data_dir() / "facades"
     if not (root / split).is_dir():
         archive = data_dir() / "facades.tar.gz"
         try:
-            with urllib.request.urlopen(FACADES_URL, timeout=timeout_s) as response, open(archive, "wb") as out:
+            with bounded_name_lookups(timeout_s), urllib.request.urlopen(FACADES_URL, timeout=timeout_s) as response, \
+                    open(archive, "wb") as out:
                 out.write(response.read())
             with tarfile.open(archive) as tar:
                 _extract_safely(tar, data_dir())

@@ -296,9 +296,9 @@ def fit(model: nn.Module, dataset: Dataset, loss_fn: Callable, *, optimizer: tor
     if len(dataset) == 0:
         raise ValueError("the dataset is empty: nothing to train on")
     own = {id(p) for p in model.parameters()}
-    foreign = [p for group in optimizer.param_groups for p in group["params"] if id(p) not in own]
-    if foreign:
-        raise ValueError(f"the optimizer updates {len(foreign)} tensor(s) that are not parameters of this model "
+    updated = [p for group in optimizer.param_groups for p in group["params"]]
+    if own and not any(id(p) in own for p in updated):  # extra tensors beside the model's (a loss's own) are fine
+        raise ValueError(f"the optimizer updates {len(updated)} tensor(s), none of them a parameter of this model "
                          f"({type(model).__name__}): training would change nothing. Build it from this model, "
                          "e.g. torch.optim.Adam(model.parameters())")
     if config is not None:  # refused now, not after training when the checkpoint is written

@@ -182,7 +182,7 @@ CASES = [
                                                                        torch.zeros(4, 2), torch.zeros(4, 2)),
          ValueError, r"target images must have values in \[0, 1\].*max 2\d\d.*x / 255"),
     Case("fit", "an optimizer over another model's parameters", lambda t: _fit(optimizer=torch.optim.SGD(nn.Linear(3, 1).parameters(), 0.1)),
-         ValueError, r"optimizer updates 2 tensor\(s\) that are not parameters of this model \(Linear\).*model.parameters\(\)"),
+         ValueError, r"optimizer updates 2 tensor\(s\), none of them a parameter of this model \(Linear\).*model.parameters\(\)"),
     Case("fit", "a config holding an IntEnum", lambda t: _fit(config={"mode": _Mode.FAST}, checkpoint=t / "m.pt"),
          TypeError, r"config\['mode'\] is a .*_Mode.*store int\(\.\.\.\)"),
     Case("save_checkpoint", "a config holding a str subclass", lambda t: checkpoints.save_checkpoint(
