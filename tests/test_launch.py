@@ -201,3 +201,9 @@ def test_the_license_is_an_spdx_expression_with_its_file():
     assert PYPROJECT["project"]["license-files"] == ["LICENSE"]
     requirement = next(r for r in PYPROJECT["build-system"]["requires"] if r.startswith("setuptools"))
     assert tuple(map(int, requirement.split(">=")[1].split("."))) >= (77,), "SPDX license needs setuptools >= 77"
+
+
+def test_the_package_version_is_the_release_the_colab_cells_install():
+    import course_lib
+
+    assert course_lib.__version__ == PYPROJECT["project"]["version"]
