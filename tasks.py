@@ -326,7 +326,9 @@ SITE_OUTPUT = ROOT / "build" / "site"
 
 
 def task_site(args):
-    """Build the course website (Jupyter Book 1.x, book/) with every lecture executed in fast mode.
+    """Build the course website (Jupyter Book 1.x, book/) with every lecture executed in fast mode,
+    using the shipped reference models (COURSE_REFERENCE=1) wherever a notebook trains one, so its
+    figures show the quality the text describes; offline.
 
     jupyter-cache (in build/site/_build/.jupyter_cache) re-executes only notebooks whose code
     changed; ``--fresh`` drops the cache first (e.g. after a course_lib change). Other arguments go
@@ -338,6 +340,7 @@ def task_site(args):
         shutil.rmtree(SITE_OUTPUT / "_build" / ".jupyter_cache", ignore_errors=True)
     env = dict(os.environ)
     env["COURSE_FAST"] = "1"  # the cache is keyed on notebook code only, so the mode is fixed
+    env["COURSE_REFERENCE"] = "1"  # every USE_REFERENCE_MODEL switch: the figures show full-mode models
     env.setdefault("COURSE_HOME", str(ROOT / ".course_home" / "site"))
     env.pop("MPLBACKEND", None)  # figures through the inline backend, as in JupyterLab
     output = Path(args[args.index("--path-output") + 1]) if "--path-output" in args[:-1] else SITE_OUTPUT
@@ -347,6 +350,35 @@ def task_site(args):
     if code == 0:
         print(f"website built in {time.monotonic() - started:.0f} s: open {output / '_build' / 'html' / 'index.html'}")
     return code
+
+
+def task_reference(args):
+    """Retrain the shipped reference models in full mode and refresh course_lib/reference/.
+
+    Runs every notebook that trains one (course_lib.reference.MODELS) in full mode, in a fresh
+    COURSE_HOME (.course_home/reference, or COURSE_HOME), then writes the slim fp16 files and
+    manifest.json (checksums, held-out quality). ``--no-train`` only refreshes from the checkpoints
+    already there. Takes about 15 minutes on 2 idle CPU cores.
+    """
+    setup()
+    env = dict(os.environ)
+    env.pop("COURSE_FAST", None)
+    env.pop("COURSE_REFERENCE", None)
+    env.setdefault("COURSE_HOME", str(ROOT / ".course_home" / "reference"))
+    env.setdefault("MPLBACKEND", "Agg")
+    listing = subprocess.run([str(PYTHON), "-c", "from course_lib.reference import MODELS\n"
+                              "print('\\n'.join(dict.fromkeys(m.notebook for m in MODELS.values())))"],
+                             cwd=ROOT, capture_output=True, text=True, check=True)
+    if "--no-train" not in args:
+        for notebook in listing.stdout.split():
+            started = time.monotonic()
+            code = run(PYTHON, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+                       "--output-dir", ROOT / "build" / "reference",
+                       "--ExecutePreprocessor.timeout=3600", f"notebooks/{notebook}", env=env)
+            if code != 0:
+                sys.exit(f"{notebook} failed in full mode: nothing was refreshed")
+            print(f"{notebook}: {time.monotonic() - started:.0f} s")
+    return run(PYTHON, "-m", "course_lib.reference", Path(env["COURSE_HOME"]) / "checkpoints", env=env)
 
 
 def task_bench(args):
