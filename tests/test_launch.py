@@ -207,3 +207,10 @@ def test_the_package_version_is_the_release_the_colab_cells_install():
     import course_lib
 
     assert course_lib.__version__ == PYPROJECT["project"]["version"]
+
+
+def test_the_reference_models_ship_inside_the_package():
+    """Colab and pip installs get the files too, not only a clone (package data, not a data folder)."""
+    setuptools = PYPROJECT["tool"]["setuptools"]
+    assert "course_lib.reference" in setuptools["packages"]
+    assert {"*.pt", "manifest.json"} <= set(setuptools["package-data"]["course_lib.reference"])
