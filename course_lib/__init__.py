@@ -5,7 +5,7 @@ One module per concern: ``config`` (fast mode, budgets, paths), ``data``,
 ``metrics``, ``viz``, ``validate``; one module per model family (``cnn``, ...);
 ``checks`` for the exercises.
 """
-from .config import budgets, is_fast
+from .config import budgets, is_fast, size_torch_threads
 
 
 def __getattr__(name):
@@ -15,5 +15,6 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # = pyproject.toml's version (tests/test_launch.py)
+size_torch_threads()  # no more torch threads than the container's CPUs (config.py, "CPU threads")
 __all__ = ["FAST", "budgets", "is_fast", "__version__"]

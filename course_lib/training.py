@@ -89,6 +89,15 @@ def seed_everything(seed: int = 0, deterministic: bool = True) -> None:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
 
+def _threads_line() -> str:
+    from .config import TORCH_THREADS
+
+    threads = torch.get_num_threads()
+    if TORCH_THREADS["threads"] == threads:
+        return f"{threads} ({TORCH_THREADS['reason']})"
+    return f"{threads} (set by torch.set_num_threads)"  # the user's own choice wins
+
+
 def environment_report(print_it: bool = True) -> dict:
     """Versions, device, threads, data source and mode, as a dict (printed by default)."""
     from . import data
@@ -109,7 +118,7 @@ def environment_report(print_it: bool = True) -> dict:
         "cuda": torch.version.cuda if torch.cuda.is_available() else "not available",
         "device": device,
         "precision": default_precision(accelerator),
-        "cpu threads": torch.get_num_threads(),
+        "cpu threads": _threads_line(),
         "mnist source": data.mnist_source(),
         "mode": "FAST (COURSE_FAST=1)" if is_fast() else "FULL",
     }

@@ -15,6 +15,22 @@ else:  # pragma: no cover
 ROOT = Path(__file__).resolve().parents[1]
 # pip name -> conda-forge name, where they differ
 CONDA_NAMES = {"torch": "pytorch-cpu", "matplotlib": "matplotlib-base"}
+# Every name environment.yml may ask conda-forge for, each one checked by hand on
+# https://anaconda.org/conda-forge/<name> (there is no network in the tests, so no solver runs here):
+CONDA_FORGE_NAMES = {
+    "python", "pip",
+    "pytorch-cpu",       # metapackage: conda-forge's pytorch, CPU build (the CUDA one does not fit Binder)
+    "torchvision",       # conda-forge builds it against its own pytorch
+    "torchmetrics",
+    "numpy", "scipy", "tqdm", "ipywidgets", "jupyterlab", "ipykernel",
+    "matplotlib-base",   # matplotlib without a Qt backend (Binder has no display)
+    "scikit-image",
+    "pywavelets",        # conda-forge spells it in lower case
+    "mlxtend",
+}
+# Not on conda-forge under its PyPI name, so environment.yml lists it under pip:
+#   lightning-fabric (conda-forge ships Fabric inside "lightning" and "pytorch-lightning" only)
+PIP_ONLY = {"lightning-fabric"}
 
 
 def _name_and_spec(requirement: str):
@@ -38,14 +54,37 @@ def _environment():
     return env, conda, pip
 
 
-def test_environment_yml_lists_every_runtime_dependency_with_the_same_lower_bound():
+def _requirements(section):
+    return [_name_and_spec(r.split(";")[0]) for r in section]
+
+
+def test_environment_yml_lists_every_runtime_and_lab_dependency_with_the_same_lower_bound():
+    """Binder runs the lab, so it gets pyproject's dependencies plus the `lab` extra (the stricter bound wins)."""
     _, conda, pip = _environment()
-    for requirement in _pyproject()["project"]["dependencies"]:
-        name, spec = _name_and_spec(requirement)
+    project = _pyproject()["project"]
+    wanted = dict(_requirements(project["dependencies"]))
+    wanted.update(_requirements(project["optional-dependencies"]["lab"]))
+    for name, spec in wanted.items():
         conda_name = CONDA_NAMES.get(name, name)
-        found = conda.get(conda_name, pip.get(name))
-        assert found is not None, f"{name} (conda: {conda_name}) is missing from environment.yml"
+        found = pip.get(name) if name in PIP_ONLY else conda.get(conda_name)
+        assert found is not None, f"{name} is missing from environment.yml ({'pip' if name in PIP_ONLY else conda_name})"
         assert found == spec, f"{name}: pyproject says {spec!r}, environment.yml says {found!r}"
+
+
+def test_environment_yml_asks_conda_forge_only_for_names_it_provides():
+    _, conda, pip = _environment()
+    unknown = sorted(set(conda) - CONDA_FORGE_NAMES)
+    assert not unknown, (f"{unknown} are not in the checked list of conda-forge names; check each on "
+                         "anaconda.org/conda-forge and add it to CONDA_FORGE_NAMES, or list it under pip:")
+    assert not set(conda) & PIP_ONLY, "lightning-fabric is not a conda-forge package: list it under pip"
+    assert PIP_ONLY <= set(pip)
+
+
+def test_colab_keeps_its_ipywidgets_7_and_the_lab_gets_8():
+    """The package accepts ipywidgets 7 (Colab ships 7.7.1; 8 is unsupported there) and JupyterLab 4 needs 8."""
+    project = _pyproject()["project"]
+    assert dict(_requirements(project["dependencies"]))["ipywidgets"] == ">=7.6"
+    assert dict(_requirements(project["optional-dependencies"]["lab"]))["ipywidgets"] == ">=8.0"
 
 
 def test_environment_yml_uses_cpu_only_pytorch_from_conda_forge():

@@ -22,7 +22,10 @@ pytest.importorskip("jupyter_book", reason="Jupyter Book is a dev dependency: pi
 ROOT = Path(__file__).resolve().parents[1]
 EXECUTED = "00_start_here"
 LECTURES = sorted((ROOT / "notebooks").glob("*.ipynb"))
-REPOSITORY = "pixels-from-noise/pixels-from-noise"
+sys.path.insert(0, str(ROOT))
+from tasks import project_metadata  # noqa: E402  the one source of the address and release tag
+
+META = project_metadata()
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +67,8 @@ def test_the_executed_notebook_shows_its_outputs_and_no_error(site):
 def test_pages_have_binder_and_colab_launch_buttons(site):
     html, _ = site
     page = (html / "notebooks" / f"{EXECUTED}.html").read_text()
-    assert f"mybinder.org/v2/gh/{REPOSITORY}/main?urlpath=lab/tree/notebooks/{EXECUTED}.ipynb" in page
-    assert f"colab.research.google.com/github/{REPOSITORY}/blob/main/notebooks/{EXECUTED}.ipynb" in page
+    assert f"mybinder.org/v2/gh/{META['slug']}/{META['tag']}?urlpath=lab/tree/notebooks/{EXECUTED}.ipynb" in page
+    assert f"colab.research.google.com/github/{META['slug']}/blob/{META['tag']}/notebooks/{EXECUTED}.ipynb" in page
 
 
 def test_the_build_writes_nothing_into_the_repository(site):
