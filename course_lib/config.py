@@ -353,6 +353,40 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "patch_size": Budget(full=48, fast=36),  # a multiple of 2, 3 and 4 (denoiser, SR x3, colouriser)
         "eval_crop": Budget(full=192, fast=72),  # centre crop of each held-out photo
     },
+    "diffusion": {  # notebooks/11_diffusion.ipynb (recipe: benchmarks/README.md, "Diffusion recipe")
+        "steps": Budget(full=3000, fast=100),  # Adam steps of the v-prediction U-Net, batch 128 (an epoch is 31)
+        "batch_size": Budget(full=128, fast=128),
+        "lr": Budget(full=2e-3, fast=2e-3),  # peak; 200 warm-up steps, cosine decay to lr / 10
+        "width": Budget(full=32, fast=32),  # U-Net channels at 14x14 (2x at 7x7)
+        "ema_decay": Budget(full=0.999, fast=0.99),
+        "label_dropout": Budget(full=0.1, fast=0.1),  # share of labels replaced by NO_LABEL (guidance)
+        "samples": Budget(full=1000, fast=200),  # generated digits scored by the evaluation network
+        "curve_samples": Budget(full=300, fast=130),  # per point of the quality-vs-steps curve (FID needs > 128)
+        "curve_steps": Budget(full=(10, 25, 50, 250), fast=(4, 10)),
+        "guidance_samples": Budget(full=500, fast=50),  # class-balanced, per guidance weight
+        "guidance_weights": Budget(full=(0.0, 0.5, 1.0, 2.0, 3.0), fast=(0.0, 1.0)),
+        "cfg_weight": Budget(full=1.0, fast=1.0),  # the weight the guided targets are measured at
+        "sample_steps": Budget(full=20, fast=10),  # DDIM steps of the evaluation samples
+    },
+    "flow": {  # notebooks/12_flow_matching.ipynb (same recipe as "diffusion", flow-matching loss)
+        "toy_steps": Budget(full=2000, fast=200),  # the 8-Gaussian velocity MLP, batch 256
+        "steps": Budget(full=3000, fast=100),
+        "batch_size": Budget(full=128, fast=128),
+        "lr": Budget(full=2e-3, fast=2e-3),
+        "width": Budget(full=32, fast=32),
+        "ema_decay": Budget(full=0.999, fast=0.99),
+        "label_dropout": Budget(full=0.1, fast=0.1),
+        "samples": Budget(full=1000, fast=200),
+        "curve_samples": Budget(full=300, fast=130),
+        "nfe": Budget(full=(4, 10, 20, 50), fast=(4, 10)),  # network evaluations per sample on the comparison plot
+        "guidance_samples": Budget(full=500, fast=50),
+        "cfg_weight": Budget(full=1.0, fast=1.0),
+        "sample_steps": Budget(full=20, fast=10),  # Euler steps of the evaluation samples
+    },
+    "diffusion_assignment": {  # solutions/11_diffusion_assignment.ipynb (the student's own functions)
+        "steps": Budget(full=2000, fast=30),  # eps-prediction U-Net, batch 128, Adam 2e-3
+        "samples": Budget(full=500, fast=50),  # guided samples (w = 1) scored for the threshold
+    },
     "comparison": {  # notebooks/10_comparison_and_outlook.ipynb
         "samples": Budget(full=2000, fast=300),  # generated digits per model for FID, confidence, coverage
         "seeds": Budget(full=3, fast=2),  # independent short trainings per model for the stability study

@@ -42,6 +42,11 @@ def _unet(config):
     return UNet(**config)
 
 
+def _time_unet(config):
+    from .diffusion import TimeUNet
+    return TimeUNet(**config)
+
+
 @dataclass(frozen=True)
 class Entry:
     notebook: str                     # the notebook that trains and saves it
@@ -56,6 +61,8 @@ ENTRIES = {
     "cgan": Entry("06_conditional_gan.ipynb", _cgan),
     "pix2pix_edges_l1": Entry("07_pix2pix.ipynb", _unet),
     "pix2pix_edges_gan": Entry("07_pix2pix.ipynb", _unet),
+    "diffusion": Entry("11_diffusion.ipynb", _time_unet),
+    "flow": Entry("12_flow_matching.ipynb", _time_unet),
 }
 
 
