@@ -49,6 +49,9 @@ ONE_MISTAKE = {
     "06_conditional_assignment": ("fake_logits = discriminator(torch.cat([inputs, fake.detach()], dim=1))",
                                   "fake_logits = discriminator(torch.cat([inputs, fake], dim=1))",  # no detach
                                   "test_pix2pix_discriminator_loss"),
+    "11_diffusion_assignment": ("return mean if t == 1 else mean + beta.sqrt() * noise",
+                                "return mean if t == 1 else mean + beta * noise",  # the variance where the std belongs
+                                "test_ddpm_step"),
     "08_style_assignment": ("return F.mse_loss(model(noisy), noise)",
                             "return F.mse_loss(model(noisy), clean)",  # predicts the image, not the noise
                             "test_residual_denoiser_loss"),
