@@ -238,7 +238,7 @@ def adopt(name: str) -> nn.Module:
     partial = target.with_name(target.name + ".partial")
     shutil.copyfile(path(name), partial)
     os.replace(partial, target)  # atomic: a crash never leaves half a file where a model belongs
-    return load(name, verbose=True)
+    return load(name, verbose=True).requires_grad_(True)  # the notebook's own model again: it may take gradients
 
 
 def own_or_reference(name: str) -> nn.Module:
