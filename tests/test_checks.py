@@ -92,6 +92,7 @@ def test_the_result_prints_a_friendly_line(capsys):
 # --------------------------------------------------------------------------- checks that cannot be fooled
 import sys  # noqa: E402
 import threading  # noqa: E402
+import time  # noqa: E402
 
 import torch.nn.functional as F  # noqa: E402
 
@@ -158,7 +159,7 @@ def _never_returns(*args):
 
 @pytest.mark.parametrize("where", ["main thread", "other thread"])
 def test_a_function_that_never_returns_is_stopped_by_the_time_limit(monkeypatch, where):
-    """Student function that loops forever (checked from the main thread or another thread) -> fails after the time limit: 'did not finish within'."""
+    """Student function that loops forever (checked from the main thread or another thread) -> fails after the time limit: 'did not finish within', and the loop itself is stopped."""
     monkeypatch.setattr(core, "TIME_LIMIT_S", 0.3)
     results = []
     run = lambda: results.append(vae_checks.check_gaussian_kl(_never_returns))  # noqa: E731
@@ -169,6 +170,11 @@ def test_a_function_that_never_returns_is_stopped_by_the_time_limit(monkeypatch,
         worker.start()
         worker.join(10)
     assert results and results[0].diagnosis == "time_limit" and "did not finish within 0.3 s" in results[0].message
+    # the runaway loop itself is stopped too: an abandoned thread would keep a core busy for the whole session
+    deadline = time.monotonic() + 5
+    while any(t.name == "student-code" for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(t.name == "student-code" for t in threading.enumerate())
 
 
 def test_the_gradient_penalty_check_works_inside_no_grad_and_survives_sys_exit():

@@ -17,6 +17,7 @@ inputs (an input changed in place is reported), and within ``TIME_LIMIT_S``.
 from __future__ import annotations
 
 import copy
+import ctypes
 import math
 import numbers
 import signal
@@ -49,7 +50,8 @@ def run_student(fn: Callable, *args, time_limit_s: float | None = None):
     """``fn(*args)`` with gradients enabled and a time limit (default ``TIME_LIMIT_S``; ``TimeLimitExceeded``).
 
     In the main thread on Unix an alarm interrupts the student's code; elsewhere the call runs in
-    a helper thread that is abandoned (left to finish on its own) when the time is up.
+    a helper thread, and when the time is up ``TimeLimitExceeded`` is raised inside that thread too,
+    so a loop that never ends does not keep a core busy for the rest of the session.
     """
     time_limit_s = TIME_LIMIT_S if time_limit_s is None else time_limit_s
     if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
@@ -81,10 +83,21 @@ def run_student(fn: Callable, *args, time_limit_s: float | None = None):
     worker.start()
     worker.join(time_limit_s)
     if worker.is_alive():
+        _stop_thread(worker)
         raise TimeLimitExceeded()
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
+
+
+def _stop_thread(worker: threading.Thread, wait_s: float = 1.0) -> None:
+    """Raise ``TimeLimitExceeded`` inside ``worker`` (at its next Python instruction) and wait for it.
+
+    CPython's ``PyThreadState_SetAsyncExc`` is the only way to stop a thread from outside; code
+    stuck inside one long C call (a huge matrix product) stops when that call returns.
+    """
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(worker.ident), ctypes.py_object(TimeLimitExceeded))
+    worker.join(wait_s)
 
 
 def _tensors(value, where: str):
