@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -78,6 +79,26 @@ def _class_accuracy(model, per_class: int = 100) -> dict:
     labels = torch.arange(model.num_classes).repeat_interleave(per_class)
     z = torch.randn(len(labels), model.z_dim, generator=torch.Generator().manual_seed(0))
     predicted, _ = digit_predictions(generate(model, z, labels), _evaluation_network())
+    return {"class_accuracy": (predicted == labels).float().mean().item()}
+
+
+@torch.no_grad()
+def _guided_class_accuracy(model, flow: bool, per_class: int = 20, steps: int = 10) -> dict:
+    """Diffusion / flow: how often the evaluation network recognises the digit asked for (guidance w = 1).
+
+    Class-balanced labels, ``steps`` DDIM steps (notebook 11: v-prediction, cosine T = 1000) or Euler
+    steps (notebook 12's flow).
+    """
+    from ..diffusion import cosine_schedule, sample_diffusion, sample_flow, to_unit_range
+    from ..metrics import digit_predictions
+
+    labels = torch.arange(10).repeat_interleave(per_class)
+    if flow:
+        samples = sample_flow(model, len(labels), steps, "euler", labels=labels, guidance=1.0, seed=0)
+    else:
+        samples = sample_diffusion(model, cosine_schedule(1000), len(labels), steps, labels=labels, guidance=1.0,
+                                   seed=0)
+    predicted, _ = digit_predictions(to_unit_range(samples), _evaluation_network())
     return {"class_accuracy": (predicted == labels).float().mean().item()}
 
 
@@ -143,6 +164,8 @@ MODELS: dict[str, Reference] = {
     "pix2pix_edges_l1": Reference("07_pix2pix.ipynb", None, _edges_to_digits_l1),
     "pix2pix_edges_gan": Reference("07_pix2pix.ipynb", None, _edges_to_digits_l1),
     "denoiser": Reference("09_image_enhancement.ipynb", _denoiser, _denoising_psnr),
+    "diffusion": Reference("11_diffusion.ipynb", None, partial(_guided_class_accuracy, flow=False)),
+    "flow": Reference("12_flow_matching.ipynb", None, partial(_guided_class_accuracy, flow=True)),
 }
 
 
@@ -235,9 +258,9 @@ def adopt(name: str) -> nn.Module:
     from .. import metrics
 
     target = metrics.evaluation_network_path() if name == "evaluation_cnn" else checkpoint_path(name)
-    partial = target.with_name(target.name + ".partial")
-    shutil.copyfile(path(name), partial)
-    os.replace(partial, target)  # atomic: a crash never leaves half a file where a model belongs
+    staged = target.with_name(target.name + ".partial")
+    shutil.copyfile(path(name), staged)
+    os.replace(staged, target)  # atomic: a crash never leaves half a file where a model belongs
     return load(name, verbose=True).requires_grad_(True)  # the notebook's own model again: it may take gradients
 
 
@@ -293,9 +316,8 @@ def refresh(checkpoints: Path, names=None, dtype=torch.float16) -> dict:
         source = checkpoints / f"{name}.pt"
         if not source.exists():
             raise FileNotFoundError(f"{source} is missing: run {MODELS[name].notebook} in full mode first")
-        original = torch.load(source, map_location="cpu", weights_only=True)
-        model = _build(name, original["config"])
-        load_checkpoint(source, models={MODELS[name].key: model})
+        model = _build(name, load_checkpoint(source)["config"])
+        original = load_checkpoint(source, models={MODELS[name].key: model})
         slim = _build(name, original["config"]).to(dtype)
         slim.load_state_dict({k: v.to(dtype) if v.is_floating_point() else v for k, v in model.state_dict().items()})
         extra = {k: v for k, v in (original.get("extra") or {}).items() if isinstance(v, (int, float, str))}
