@@ -159,6 +159,8 @@ def test_environment() -> dict:
     env.setdefault("COURSE_HOME", str(ROOT / ".course_home" / "test"))
     env.setdefault("MPLBACKEND", "Agg")
     env.setdefault("PYTHONHASHSEED", "0")
+    # Two test processes (see conftest.py) with one thread each keep 2 cores busy without oversubscription.
+    env.setdefault("OMP_NUM_THREADS", "1")
     return env
 
 
@@ -173,9 +175,11 @@ def task_lab(args):
 
 def task_test(args):
     setup(("lab", "test", "docs"))
-    # solutions/ is executed by tests/test_nbgrader.py (nbgrader's autograde, every cell error-free), not by nbval
+    # solutions/ is executed by tests/test_nbgrader.py (nbgrader's autograde, every cell error-free), not by nbval.
+    # Two processes (pytest-xdist; conftest.py says which tests share one); `-n 0` after `test` runs in one.
     return run(PYTHON, "-m", "pytest", "tests", "notebooks", "--nbval-lax", "--nbval-current-env",
-               "--nbval-cell-timeout=600", "-p", "no:cacheprovider", *args, env=test_environment())
+               "--nbval-cell-timeout=600", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadgroup", *args,
+               env=test_environment())
 
 
 def task_exercises(args):

@@ -111,12 +111,7 @@ def test_the_students_own_model_wins_over_the_reference(tmp_path, monkeypatch, c
     assert "COURSE_REFERENCE=1" in capsys.readouterr().out
 
 
-NOT_SWITCHED_YET = {"07_pix2pix.ipynb"}  # its five translators share one budget: see benchmarks/README.md
-
-
-@pytest.mark.parametrize("notebook", [
-    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="no switch yet")) if n in NOT_SWITCHED_YET else n
-    for n in sorted({m.notebook for m in reference.MODELS.values()})])
+@pytest.mark.parametrize("notebook", sorted({m.notebook for m in reference.MODELS.values()}))
 def test_each_training_notebook_has_one_clearly_marked_switch_off_by_default(notebook):
     cells = json.loads((ROOT / "notebooks" / notebook).read_text())["cells"]
     code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
