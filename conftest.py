@@ -1,22 +1,36 @@
-"""How the suite is shared between pytest-xdist's two processes (``python3 tasks.py test`` runs ``-n 2``).
+"""How the suite is shared between two processes (``python3 tasks.py test`` runs pytest-xdist's ``-n 2``).
 
 Each test file stays in one process (its module-scoped fixtures, such as the nbgrader course of
 tests/test_nbgrader.py, are built once), and every lecture notebook runs in one process, in order,
 because a later notebook uses what an earlier one saved. The notebooks and the nbgrader pipeline,
 the two longest parts, are handed out first; every other file goes to whichever process is free.
 Without ``-n`` the same order simply runs in one process.
+
+(xdist's own ``--dist loadgroup`` cannot do this with pytest 9, whose node ids it no longer rewrites,
+so the grouping is a scheduler of our own: pytest-xdist's documented ``pytest_xdist_make_scheduler`` hook.)
 """
 import pytest
 
-LONGEST_FIRST = ("notebooks", "test_nbgrader.py")
+LONGEST_FIRST = ("notebooks", "tests/test_nbgrader.py")
 
 
-def _group(item) -> str:
-    return "notebooks" if item.path.parent.name == "notebooks" else item.path.name
+def _group(nodeid: str) -> str:
+    """A test's unit of work: its file, or "notebooks" for every lecture notebook."""
+    path = nodeid.split("::", 1)[0]
+    return "notebooks" if path.startswith("notebooks/") else path
 
 
 def pytest_collection_modifyitems(config, items):
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(_group(item)))
     rank = {group: i for i, group in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(_group(item), len(rank)))  # stable: the order inside a group is kept
+    items.sort(key=lambda item: rank.get(_group(item.nodeid), len(rank)))  # stable: order inside a group kept
+
+
+@pytest.hookimpl(optionalhook=True)  # only called when pytest-xdist is installed
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFileNotebooksTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _group(nodeid)
+
+    return ByFileNotebooksTogether(config, log)

@@ -176,9 +176,9 @@ def task_lab(args):
 def task_test(args):
     setup(("lab", "test", "docs"))
     # solutions/ is executed by tests/test_nbgrader.py (nbgrader's autograde, every cell error-free), not by nbval.
-    # Two processes (pytest-xdist; conftest.py says which tests share one); `-n 0` after `test` runs in one.
+    # Two processes (pytest-xdist; conftest.py says which tests share one, longest first); `-n 0` runs in one.
     return run(PYTHON, "-m", "pytest", "tests", "notebooks", "--nbval-lax", "--nbval-current-env",
-               "--nbval-cell-timeout=600", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadgroup", *args,
+               "--nbval-cell-timeout=600", "-p", "no:cacheprovider", "-n", "2", "--no-loadscopereorder", *args,
                env=test_environment())
 
 
