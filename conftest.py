@@ -33,4 +33,5 @@ def pytest_xdist_make_scheduler(config, log):
         def _split_scope(self, nodeid: str) -> str:
             return _group(nodeid)
 
+    config.option.loadscopereorder = False  # keep the collection order above: longest first
     return ByFileNotebooksTogether(config, log)

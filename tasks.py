@@ -178,7 +178,7 @@ def task_test(args):
     # solutions/ is executed by tests/test_nbgrader.py (nbgrader's autograde, every cell error-free), not by nbval.
     # Two processes (pytest-xdist; conftest.py says which tests share one, longest first); `-n 0` runs in one.
     return run(PYTHON, "-m", "pytest", "tests", "notebooks", "--nbval-lax", "--nbval-current-env",
-               "--nbval-cell-timeout=600", "-p", "no:cacheprovider", "-n", "2", "--no-loadscopereorder", *args,
+               "--nbval-cell-timeout=600", "-p", "no:cacheprovider", "-n", "2", *args,
                env=test_environment())
 
 
