@@ -28,7 +28,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from .gan import generate, to_unit_range
-from .validate import check_positive_int, check_tensor
+from .validate import check_choice, check_positive_int, check_tensor
 
 __all__ = ["GENERATOR_CONDITIONING", "DISCRIMINATOR_CONDITIONING", "one_hot_labels", "generator_input",
            "discriminator_input", "ConditionalGenerator", "ConditionalDiscriminator",
@@ -38,11 +38,6 @@ __all__ = ["GENERATOR_CONDITIONING", "DISCRIMINATOR_CONDITIONING", "one_hot_labe
 GENERATOR_CONDITIONING = ("onehot", "embedding", "none")
 DISCRIMINATOR_CONDITIONING = ("concat", "projection", "none")
 NUM_CLASSES = 10
-
-
-def _check_choice(value, choices, what):
-    if value not in choices:
-        raise ValueError(f"unknown {what} {value!r}; valid choices: {', '.join(map(repr, choices))}")
 
 
 def _check_labels(labels: torch.Tensor, num_classes: int, batch: int | None = None) -> torch.Tensor:
@@ -89,7 +84,7 @@ class ConditionalGenerator(nn.Module):
     def __init__(self, z_dim: int = 32, width: int = 32, conditioning: str = "onehot",
                  num_classes: int = NUM_CLASSES, embedding_dim: int = 10):
         super().__init__()
-        _check_choice(conditioning, GENERATOR_CONDITIONING, "generator conditioning")
+        check_choice(conditioning, GENERATOR_CONDITIONING, "generator conditioning")
         check_positive_int(z_dim, "z_dim")
         check_positive_int(width, "width")
         self.z_dim, self.num_classes, self.conditioning = z_dim, num_classes, conditioning
@@ -131,7 +126,7 @@ class ConditionalDiscriminator(nn.Module):
 
     def __init__(self, width: int = 32, conditioning: str = "concat", num_classes: int = NUM_CLASSES):
         super().__init__()
-        _check_choice(conditioning, DISCRIMINATOR_CONDITIONING, "discriminator conditioning")
+        check_choice(conditioning, DISCRIMINATOR_CONDITIONING, "discriminator conditioning")
         check_positive_int(width, "width")
         self.conditioning, self.num_classes = conditioning, num_classes
         self.config = {"width": width, "conditioning": conditioning, "num_classes": num_classes}

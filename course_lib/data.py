@@ -30,6 +30,7 @@ import torch
 from torch.utils.data import Dataset, TensorDataset
 
 from .config import CourseHomeError, bounded_name_lookups, data_dir
+from .validate import check_choice
 
 __all__ = [
     "MNIST_SOURCES", "MNIST_SPLITS", "load_mnist", "mnist_source", "random_shift",
@@ -43,11 +44,6 @@ DOWNLOAD_TIMEOUT_S = 5.0
 _cache: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 _announced: set[str] = set()
 _download_failed = False
-
-
-def _check_choice(value, choices, what):
-    if value not in choices:
-        raise ValueError(f"unknown {what} {value!r}; valid choices: {', '.join(map(repr, choices))}")
 
 
 # --------------------------------------------------------------------------- MNIST
@@ -131,7 +127,7 @@ def _download_torchvision_mnist(root: Path, timeout_s: float = DOWNLOAD_TIMEOUT_
 def mnist_source(source: str | None = None) -> str:
     """Resolve ``auto`` to the source that will actually be used."""
     source = source or os.environ.get("COURSE_MNIST", "auto")
-    _check_choice(source, MNIST_SOURCES, "MNIST source")
+    check_choice(source, MNIST_SOURCES, "MNIST source")
     if source == "bundled":
         return "bundled"
     try:
@@ -198,7 +194,7 @@ def load_mnist(split: str = "train", source: str | None = None, seed: int = 0,
     limit:  keep only the first ``limit`` digits of the split (a class-balanced prefix
             because the split is stratified and then shuffled once).
     """
-    _check_choice(split, MNIST_SPLITS, "MNIST split")
+    check_choice(split, MNIST_SPLITS, "MNIST split")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0):
         raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
     resolved = mnist_source(source)
@@ -275,7 +271,7 @@ PHOTO_SPLITS = ("train", "heldout", "all")
 
 def photo_names(split: str = "all", color_only: bool = False) -> list[str]:
     """Names of the bundled photos in ``split``; ``color_only`` drops grey-level photos."""
-    _check_choice(split, PHOTO_SPLITS, "photo split")
+    check_choice(split, PHOTO_SPLITS, "photo split")
     names = [n for n, (_, s) in PHOTOS.items() if split in ("all", s)]
     if color_only:
         names = [n for n in names if _read_skimage(PHOTOS[n][0]).ndim == 3]
@@ -319,13 +315,13 @@ def _to_tensor(image: np.ndarray, color: bool) -> torch.Tensor:
 
 def load_photo(name: str, color: bool = True) -> torch.Tensor:
     """A bundled photo as a (C, H, W) float tensor in [0, 1]; C = 3 if ``color`` else 1."""
-    _check_choice(name, tuple(PHOTOS), "photo")
+    check_choice(name, tuple(PHOTOS), "photo")
     return _to_tensor(_read_skimage(PHOTOS[name][0]), color)
 
 
 def load_texture(name: str, color: bool = True) -> torch.Tensor:
     """A bundled texture (grey-level brick, grass, gravel) as (C, H, W) in [0, 1]."""
-    _check_choice(name, TEXTURES, "texture")
+    check_choice(name, TEXTURES, "texture")
     return _to_tensor(_read_skimage(name), color)
 
 
@@ -338,7 +334,7 @@ class PhotoPatches(Dataset):
 
     def __init__(self, split: str = "train", patch_size: int = 48, n_patches: int = 1000,
                  color: bool = True, seed: int = 0, names: list[str] | None = None):
-        _check_choice(split, ("train", "heldout"), "photo split")
+        check_choice(split, ("train", "heldout"), "photo split")
         for what, value in (("patch_size", patch_size), ("n_patches", n_patches)):
             if not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{what} must be a positive integer, got {value!r}")

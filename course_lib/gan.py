@@ -28,7 +28,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .validate import check_positive_int, check_tensor
+from .validate import check_choice, check_positive_int, check_tensor
 
 __all__ = [
     "LOSS_KINDS", "MLPGenerator", "MLPDiscriminator", "DCGANGenerator", "DCGANDiscriminator", "init_dcgan_weights",
@@ -39,11 +39,6 @@ __all__ = [
 
 LOSS_KINDS = ("minimax", "non_saturating", "hinge", "wasserstein")
 INTERPOLATIONS = ("linear", "slerp")
-
-
-def _check_kind(kind: str) -> None:
-    if kind not in LOSS_KINDS:
-        raise ValueError(f"unknown GAN loss kind {kind!r}; valid choices: {', '.join(map(repr, LOSS_KINDS))}")
 
 
 # --------------------------------------------------------------------------- models
@@ -211,7 +206,7 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, kin
     hinge:       E[relu(1 - l_real)] + E[relu(1 + l_fake)]
     wasserstein: E[l_fake] - E[l_real]  (the critic loss, Eq. 2.8; needs a Lipschitz constraint)
     """
-    _check_kind(kind)
+    check_choice(kind, LOSS_KINDS, "GAN loss kind")
     _check_logits(real_logits, fake_logits)
     if kind in ("minimax", "non_saturating"):
         return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
@@ -227,7 +222,7 @@ def generator_loss(fake_logits: torch.Tensor, kind: str = "non_saturating") -> t
     non_saturating (Eq. 2.5): -E[log D(G(z))]     =  E[softplus(-l)]
     hinge, wasserstein:       -E[l]
     """
-    _check_kind(kind)
+    check_choice(kind, LOSS_KINDS, "GAN loss kind")
     _check_logits(fake_logits)
     if kind == "minimax":
         return -F.softplus(fake_logits).mean()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["check_tensor", "check_images", "check_positive_int", "check_same_device"]
+__all__ = ["check_tensor", "check_images", "check_positive_int", "check_choice", "check_same_device"]
 
 _TOLERANCE = 1e-3
 
@@ -64,6 +64,13 @@ def check_positive_int(value, name: str) -> int:
         if isinstance(value, float) and value.is_integer() and value > 0:
             raise ValueError(f"{name} must be a positive integer, got the float {value!r}; use int({value!r})")
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def check_choice(value, choices, what: str):
+    """``value`` must be one of ``choices``; ``what`` names it in the message ("MNIST split")."""
+    if value not in choices:
+        raise ValueError(f"unknown {what} {value!r}; valid choices: {', '.join(map(repr, choices))}")
     return value
 
 
