@@ -184,22 +184,12 @@ def task_test(args):
 
 def task_exercises(args):
     setup()
-    return run(PYTHON, "-m", "course_lib.exercises", *args)
+    return run(PYTHON, "-m", "course_lib._notebooks", "exercises", *args)
 
 
 def task_strip(args):
     setup()
-    code = ("import nbformat, pathlib, sys\n"
-            "for d in sys.argv[1:]:\n"
-            "    for p in sorted(pathlib.Path(d).glob('*.ipynb')):\n"
-            "        nb = nbformat.read(p, as_version=4)\n"
-            "        for c in nb.cells:\n"
-            "            if c.cell_type == 'code':\n"
-            "                c.outputs, c.execution_count = [], None\n"
-            "            c.metadata.pop('execution', None)\n"
-            "        nb.metadata.pop('widgets', None)\n"
-            "        nbformat.write(nb, p)\n")
-    return run(PYTHON, "-c", code, *NOTEBOOK_DIRS)
+    return run(PYTHON, "-m", "course_lib._notebooks", "strip", *NOTEBOOK_DIRS)
 
 
 def task_py2nb(args):
@@ -207,24 +197,7 @@ def task_py2nb(args):
     if len(args) != 2:
         sys.exit("usage: python3 tasks.py py2nb SOURCE.py TARGET.ipynb")
     setup()
-    code = ("import nbformat, re, sys\n"
-            "src = open(sys.argv[1], encoding='utf-8').read()\n"
-            "parts = re.split(r'^# %%(.*)$', src, flags=re.M)\n"
-            "cells = []\n"
-            "for header, body in zip(parts[1::2], parts[2::2]):\n"
-            "    body = body.strip('\\n')\n"
-            "    if '[markdown]' in header:\n"
-            "        text = '\\n'.join(l[2:] if l.startswith('# ') else l.lstrip('#') for l in body.splitlines())\n"
-            "        cells.append(nbformat.v4.new_markdown_cell(text))\n"
-            "    elif body:\n"
-            "        cell = nbformat.v4.new_code_cell(body)\n"
-            "        if 'google.colab' in body:  # the Colab install cell: hidden on the website\n"
-            "            cell.metadata['tags'] = ['remove-cell']\n"
-            "        cells.append(cell)\n"
-            "nb = nbformat.v4.new_notebook(cells=cells, metadata={'kernelspec': {'name': 'python3', "
-            "'display_name': 'Python 3', 'language': 'python'}, 'language_info': {'name': 'python'}})\n"
-            "nbformat.write(nb, sys.argv[2])\n")
-    return run(PYTHON, "-c", code, *args)
+    return run(PYTHON, "-m", "course_lib._notebooks", "py2nb", *args)
 
 
 # --------------------------------------------------------------------------- launch links
@@ -371,8 +344,7 @@ def task_reference(args):
     env.pop("COURSE_REFERENCE", None)
     env.setdefault("COURSE_HOME", str(ROOT / ".course_home" / "reference"))
     env.setdefault("MPLBACKEND", "Agg")
-    listing = subprocess.run([str(PYTHON), "-c", "from course_lib.reference import MODELS\n"
-                              "print('\\n'.join(dict.fromkeys(m.notebook for m in MODELS.values())))"],
+    listing = subprocess.run([str(PYTHON), "-m", "course_lib.reference", "--notebooks"],
                              cwd=ROOT, capture_output=True, text=True, check=True)
     if "--no-train" not in args:
         for notebook in listing.stdout.split():

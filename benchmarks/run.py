@@ -11,7 +11,7 @@ Sections:
                  model, data and seed, interleaved in one run; target: at most 5 % slower per step.
 2. notebooks  -- each notebook executed in a fresh kernel: wall time and the kernel's peak memory,
                  in fast and/or full mode, plus the quality figures the notebook records
-                 (``course_lib.metrics.record_results``): this is the time-to-quality table.
+                 (``course_lib._results.record_results``): this is the time-to-quality table.
 3. machine    -- CPU model, cores, torch version, device.
 
 Results go to benchmarks/results/latest.json and latest.md, and the README's benchmark

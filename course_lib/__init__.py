@@ -3,9 +3,12 @@
 One module per concern: ``config`` (fast mode, budgets, paths), ``data``,
 ``training`` (devices via Lightning Fabric, the fit loop), ``checkpoints``,
 ``metrics``, ``viz``, ``validate``; one module per model family (``cnn``, ...);
-``checks`` for the exercises.
+``checks`` for the exercises. Modules whose names start with ``_`` are plumbing
+(thread sizing, the offline guard, the benchmarks' recorder, notebook tools): no
+student needs to open them.
 """
-from .config import budgets, is_fast, size_torch_threads
+from . import _network, _threads
+from .config import budgets, is_fast, is_offline
 
 
 def __getattr__(name):
@@ -16,5 +19,7 @@ def __getattr__(name):
 
 
 __version__ = "0.2.0"  # = pyproject.toml's version (tests/test_launch.py)
-size_torch_threads()  # no more torch threads than the container's CPUs (config.py, "CPU threads")
+_threads.size_torch_threads()  # no more torch threads than the container's CPUs
+if is_offline():
+    _network.block_network()  # COURSE_OFFLINE=1: no download can hide in a notebook
 __all__ = ["FAST", "budgets", "is_fast", "__version__"]

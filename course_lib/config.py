@@ -13,35 +13,22 @@ Where files live
 (``data/``) and trained models (``checkpoints/``). ``COURSE_DATA`` overrides the
 data folder alone, so a shared MNIST cache can outlive a scratch ``COURSE_HOME``.
 
-CPU threads
------------
-``size_torch_threads()`` (called when ``course_lib`` is imported) gives PyTorch no more threads
-than the CPUs this process may use: the affinity mask and the container's CPU quota (cgroup v2
-``cpu.max``, v1 ``cpu.cfs_quota_us``). On Binder (1 CPU on a many-core host) torch would
-otherwise start one thread per host core and crawl. An explicit ``OMP_NUM_THREADS`` wins, and so
-does any later ``torch.set_num_threads(n)``.
-
 Offline
 -------
 ``COURSE_OFFLINE=1`` blocks every network connection of the Python process as soon
-as ``course_lib`` is imported (loopback and Unix sockets still work, so Jupyter
-kernels are unaffected). The test suite sets it, so no notebook can silently
-depend on a download.
+as ``course_lib`` is imported (the guard lives in ``course_lib/_network.py``). The test
+suite sets it, so no notebook can silently depend on a download.
 """
 from __future__ import annotations
 
-import ipaddress
 import os
-import socket
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
 __all__ = ["FAST", "is_fast", "Budget", "budgets", "course_home", "CourseHomeError", "data_dir", "checkpoint_dir",
-           "checkpoint_path", "is_offline", "NetworkBlockedError", "block_network", "unblock_network",
-           "bounded_name_lookups", "cpu_limit", "container_cpus", "size_torch_threads"]
+           "checkpoint_path", "is_offline"]
 
 
 def is_fast() -> bool:
@@ -105,174 +92,10 @@ def checkpoint_path(name: str) -> Path:
     return checkpoint_dir() / f"{name}{'_fast' if is_fast() else ''}.pt"
 
 
-# --------------------------------------------------------------------------- CPU threads
-def cpu_limit(affinity: int, cpu_max: str | None = None, cfs_quota_us: str | None = None,
-              cfs_period_us: str | None = None) -> int:
-    """How many CPUs a process may keep busy: the affinity mask capped by the cgroup CPU quota.
-
-    ``cpu_max`` is the text of cgroup v2's ``cpu.max`` ("max 100000" or "150000 100000"),
-    ``cfs_quota_us``/``cfs_period_us`` those of cgroup v1 (quota -1: no limit). A fractional
-    quota is rounded down (1.5 CPUs -> 1 thread: a second one would only be throttled), never below 1.
-    """
-    if affinity < 1:
-        raise ValueError(f"affinity must be at least 1 CPU, got {affinity}")
-    quota = None
-    if cpu_max and cpu_max.split()[0] != "max":
-        limit, period = cpu_max.split()[:2]
-        quota = int(limit) / int(period)
-    elif cfs_quota_us and cfs_period_us and int(cfs_quota_us) > 0:
-        quota = int(cfs_quota_us) / int(cfs_period_us)
-    return affinity if quota is None else max(1, min(affinity, int(quota)))
-
-
-def _read(path: str) -> str | None:
-    try:
-        return Path(path).read_text().strip()
-    except (OSError, ValueError):
-        return None
-
-
-def container_cpus(cgroup: str = "/sys/fs/cgroup") -> int:
-    """CPUs this process may use here (affinity mask and cgroup v2/v1 quota, see ``cpu_limit``)."""
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return cpu_limit(affinity, _read(f"{cgroup}/cpu.max"), _read(f"{cgroup}/cpu/cpu.cfs_quota_us"),
-                     _read(f"{cgroup}/cpu/cpu.cfs_period_us"))
-
-
-TORCH_THREADS = {"threads": None, "reason": "not sized yet"}  # what size_torch_threads() decided
-
-
-def size_torch_threads(cpus: int | None = None) -> dict:
-    """Give torch at most ``cpus`` (default: ``container_cpus()``) intra-op threads, unless the user chose.
-
-    Returns (and keeps in ``TORCH_THREADS``) {"threads": n, "reason": why}; ``environment_report``
-    prints it. Only ever lowers torch's count: an explicit ``OMP_NUM_THREADS`` is left alone.
-    """
-    import torch
-
-    if os.environ.get("OMP_NUM_THREADS"):
-        decision = {"threads": torch.get_num_threads(), "reason": "OMP_NUM_THREADS"}
-    else:
-        cpus = container_cpus() if cpus is None else cpus
-        if torch.get_num_threads() > cpus:
-            torch.set_num_threads(cpus)
-            decision = {"threads": cpus, "reason": f"limited to the {cpus} CPU(s) this container may use"}
-        else:
-            decision = {"threads": torch.get_num_threads(), "reason": f"{cpus} CPU(s) available"}
-    TORCH_THREADS.update(decision)
-    return dict(TORCH_THREADS)
-
-
 # --------------------------------------------------------------------------- offline
 def is_offline() -> bool:
     """True when ``COURSE_OFFLINE`` is set to 1/true/yes."""
     return os.environ.get("COURSE_OFFLINE", "0").strip().lower() in {"1", "true", "yes", "on"}
-
-
-class NetworkBlockedError(OSError):
-    """A network connection was attempted while the network is blocked (``COURSE_OFFLINE=1``)."""
-
-
-_REAL = {"connect": socket.socket.connect, "connect_ex": socket.socket.connect_ex,
-         "sendto": socket.socket.sendto, "getaddrinfo": socket.getaddrinfo}
-
-
-def _is_local(host) -> bool:
-    if host in (None, "", "localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
-    except ValueError:
-        return False
-
-
-def _refuse(what: str, host) -> None:
-    raise NetworkBlockedError(f"network access is blocked (COURSE_OFFLINE=1): refused {what} to {host!r}. "
-                              "The course must work offline; use cached or bundled data.")
-
-
-def _guarded_connect(self, address):
-    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address[0]):
-        _refuse("a connection", address[0])
-    return _REAL["connect"](self, address)
-
-
-def _guarded_connect_ex(self, address):
-    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address[0]):
-        _refuse("a connection", address[0])
-    return _REAL["connect_ex"](self, address)
-
-
-def _guarded_sendto(self, data, *args):
-    address = args[-1]
-    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address[0]):
-        _refuse("a datagram", address[0])
-    return _REAL["sendto"](self, data, *args)
-
-
-def _guarded_getaddrinfo(host, *args, **kwargs):
-    if not _is_local(host.decode() if isinstance(host, bytes) else host):
-        _refuse("a name lookup", host)  # DNS itself goes over the network
-    return _REAL["getaddrinfo"](host, *args, **kwargs)
-
-
-def block_network() -> None:
-    """Make every non-loopback connection (and DNS lookup) of this process raise ``NetworkBlockedError``."""
-    socket.socket.connect = _guarded_connect
-    socket.socket.connect_ex = _guarded_connect_ex
-    socket.socket.sendto = _guarded_sendto
-    socket.getaddrinfo = _guarded_getaddrinfo
-
-
-def unblock_network() -> None:
-    socket.socket.connect = _REAL["connect"]
-    socket.socket.connect_ex = _REAL["connect_ex"]
-    socket.socket.sendto = _REAL["sendto"]
-    socket.getaddrinfo = _REAL["getaddrinfo"]
-
-
-if is_offline():
-    block_network()
-
-
-class bounded_name_lookups:
-    """Within this block a DNS lookup that takes longer than ``timeout_s`` raises ``socket.timeout``.
-
-    ``socket.setdefaulttimeout`` bounds connections and reads but not name resolution, which a
-    broken resolver can stretch to 20 s and more; downloads use both, so their time limit holds.
-    """
-
-    def __init__(self, timeout_s: float):
-        self.timeout_s = timeout_s
-
-    def __enter__(self):
-        self._previous = socket.getaddrinfo
-        previous, timeout_s = self._previous, self.timeout_s
-
-        def lookup(host, *args, **kwargs):
-            answer = {}
-
-            def resolve():
-                try:
-                    answer["value"] = previous(host, *args, **kwargs)
-                except BaseException as error:  # handed to the caller below
-                    answer["error"] = error
-
-            worker = threading.Thread(target=resolve, daemon=True, name=f"dns-{host}")
-            worker.start()
-            worker.join(timeout_s)
-            if worker.is_alive():
-                raise socket.timeout(f"the name lookup of {host!r} took more than {timeout_s:g} s")
-            if "error" in answer:
-                raise answer["error"]
-            return answer["value"]
-
-        socket.getaddrinfo = lookup
-        return self
-
-    def __exit__(self, *exc):
-        socket.getaddrinfo = self._previous
-        return False
 
 
 # --------------------------------------------------------------------------- budgets

@@ -29,7 +29,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
-from .config import CourseHomeError, bounded_name_lookups, data_dir
+from ._network import bounded_name_lookups
+from .config import CourseHomeError, data_dir
 from .validate import check_choice
 
 __all__ = [

@@ -13,59 +13,31 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .checkpoints import load_checkpoint, save_checkpoint
+from .checkpoints import save_checkpoint
 from .cnn import DigitClassifier
-from .config import budgets, checkpoint_path
-from .checkpoints import load_state_dict_checked
+from .config import checkpoint_path
 from .validate import check_images, check_positive_int, check_same_device
 
-__all__ = ["evaluation_network_path", "save_evaluation_network", "evaluation_network", "digit_predictions",
+__all__ = ["save_evaluation_network", "evaluation_network", "digit_predictions",
            "class_histogram", "ClassifierFeatures", "classifier_fid", "classifier_kid", "real_floor", "psnr", "ssim",
-           "colourfulness", "nearest_neighbour_distances", "memorization_score", "record_results"]
+           "colourfulness", "nearest_neighbour_distances", "memorization_score"]
 
 
 # --------------------------------------------------------------------------- evaluation network
-def evaluation_network_path():
-    """Fast and full runs keep separate files, so a fast run never replaces a good network."""
-    return checkpoint_path("evaluation_cnn")
-
-
 def save_evaluation_network(model: DigitClassifier, val_accuracy: float, source: str):
-    return save_checkpoint(evaluation_network_path(), models=model, config=model.config,
+    """Notebook 01 saves its classifier here; ``evaluation_network()`` loads it (fast and full runs apart)."""
+    return save_checkpoint(checkpoint_path("evaluation_cnn"), models=model, config=model.config,
                            extra={"val_accuracy": float(val_accuracy), "mnist_source": source})
 
 
 def evaluation_network(train_if_missing: bool = True, verbose: bool = True) -> DigitClassifier:
-    """The course's digit classifier in eval mode, frozen."""
-    path = evaluation_network_path()
-    if not path.exists():
-        if not train_if_missing:
-            raise FileNotFoundError(f"no evaluation network at {path}; run notebooks/01_cnn_building_blocks.ipynb")
-        print(f"[metrics] no evaluation network at {path}: training one now (notebook 01's recipe)...")
-        _train_evaluation_network()
-    checkpoint = load_checkpoint(path)  # safe: weights only, checksum verified
-    model = DigitClassifier(**checkpoint["config"])
-    load_state_dict_checked(model, checkpoint["models"]["model"])
-    if verbose:
-        extra = checkpoint["extra"]
-        print(f"[metrics] evaluation network: {path.name}, validation accuracy {extra['val_accuracy']:.2%} "
-              f"({extra['mnist_source']} digits)")
-    model.eval().requires_grad_(False)
-    return model
+    """Notebook 01's digit classifier, in eval mode and frozen: the features of FID and KID.
 
+    Loaded by ``zoo`` like every trained model; if it is missing, notebook 01 runs first.
+    """
+    from . import zoo
 
-def _train_evaluation_network():
-    from .cnn import accuracy, classification_loss
-    from .data import load_mnist, mnist_source
-    from .training import fit, seed_everything
-
-    budget = budgets("cnn", verbose=False)
-    seed_everything(0)
-    model = DigitClassifier()
-    optimizer = torch.optim.Adam(model.parameters(), lr=budget.lr)
-    fit(model, load_mnist("train"), classification_loss, optimizer=optimizer, steps=budget.steps,
-        batch_size=budget.batch_size, desc="evaluation network")
-    save_evaluation_network(model, accuracy(model, load_mnist("val")), mnist_source())
+    return zoo.load("evaluation_cnn", train_if_missing=train_if_missing, verbose=verbose)
 
 
 @torch.no_grad()
@@ -260,33 +232,3 @@ def memorization_score(samples: torch.Tensor, train: torch.Tensor, heldout: torc
         raise ValueError("the held-out images are at distance 0 from the training set (held-out = train, or "
                          "copies of training images): pass real images the model never saw, e.g. the test split")
     return float(sample_distance / heldout_distance)
-
-
-# --------------------------------------------------------------------------- results for the benchmarks
-def record_results(notebook: str, **values) -> dict:
-    """Note a notebook's measured results (quality figures, training seconds).
-
-    When ``COURSE_RESULTS`` names a JSON file (the benchmark runner sets it), the values are
-    merged into it under ``notebook``; otherwise this only returns them. Values must be numbers
-    or strings, so the file stays plain JSON.
-    """
-    import json
-    import os
-    from pathlib import Path
-
-    clean = {}
-    for key, value in values.items():
-        if isinstance(value, torch.Tensor):
-            value = value.item()
-        if not isinstance(value, (int, float, str, bool)):
-            raise TypeError(f"record_results: {key} must be a number or a string, got {type(value).__name__}")
-        clean[key] = value
-    target = os.environ.get("COURSE_RESULTS")
-    if target:
-        path = Path(target)
-        existing = json.loads(path.read_text()) if path.exists() else {}
-        existing.setdefault(notebook, {}).update(clean)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(existing, indent=2, sort_keys=True))
-        tmp.replace(path)
-    return clean

@@ -286,7 +286,8 @@ def load_facades(split: str = "val", size: int = 64, timeout_s: float = 5.0, lim
     import numpy as np
     from PIL import Image
 
-    from .config import bounded_name_lookups, data_dir
+    from ._network import bounded_name_lookups
+    from .config import data_dir
 
     root = data_dir() / "facades"
     if not (root / split).is_dir():

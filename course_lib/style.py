@@ -32,7 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import bounded_name_lookups, is_fast
+from ._network import bounded_name_lookups
+from .config import is_fast
 from .training import History, check_finite, progress
 from .validate import check_images, check_positive_int, check_tensor
 

@@ -90,7 +90,7 @@ def seed_everything(seed: int = 0, deterministic: bool = True) -> None:
 
 
 def _threads_line() -> str:
-    from .config import TORCH_THREADS
+    from ._threads import TORCH_THREADS
 
     threads = torch.get_num_threads()
     if TORCH_THREADS["threads"] == threads:

@@ -1,14 +1,14 @@
 """The course's trained models, by name: loaded from their checkpoints, or trained by running their notebook.
 
-Notebook 10 compares models trained earlier in the course. ``load("dcgan")`` returns the
-trained generator in eval mode. If its checkpoint is missing (notebook 03 was never run in
+The one way to load a trained model. Notebook 10 compares models trained earlier in the course;
+``load("dcgan")`` returns the trained generator in eval mode, and ``load("evaluation_cnn")`` the
+digit classifier every sample-quality metric uses (``metrics.evaluation_network``). If its checkpoint is missing (notebook 03 was never run in
 this mode), the notebook that trains it is executed now, in the current mode, with a one-line
 notice: the training code stays in its notebook, written out once.
 """
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -17,9 +17,14 @@ import torch
 from torch import nn
 
 from .checkpoints import ArchitectureMismatch, CheckpointError, load_checkpoint, load_state_dict_checked
-from .config import checkpoint_path
+from .config import checkpoint_path, is_fast
 
 __all__ = ["ENTRIES", "load", "notebook_path", "ensure_trained"]
+
+
+def _classifier(config):
+    from .cnn import DigitClassifier
+    return DigitClassifier(**config)
 
 
 def _dcgan(config):
@@ -55,6 +60,7 @@ class Entry:
 
 
 ENTRIES = {
+    "evaluation_cnn": Entry("01_cnn_building_blocks.ipynb", _classifier),
     "dcgan": Entry("03_dcgan.ipynb", _dcgan, "generator"),
     "vae_mlp": Entry("04_vae_elbo.ipynb", _vae),
     "vae_conv": Entry("05_vae_latent_space.ipynb", _vae),
@@ -98,7 +104,7 @@ def _train(name: str, reason: str, timeout_s: int = 1800) -> Path:
 
     path, notebook = checkpoint_path(name), notebook_path(name)
     print(f"[zoo] {reason}: running {notebook.name} to train it "
-          f"({'fast' if os.environ.get('COURSE_FAST') == '1' else 'full'} mode)...", flush=True)
+          f"({'fast' if is_fast() else 'full'} mode)...", flush=True)
     document = nbformat.read(notebook, as_version=4)
     NotebookClient(document, timeout=timeout_s, kernel_name="python3",
                    resources={"metadata": {"path": str(notebook.parent)}}).execute()
@@ -107,20 +113,27 @@ def _train(name: str, reason: str, timeout_s: int = 1800) -> Path:
     return path
 
 
-def load(name: str, train_if_missing: bool = True) -> nn.Module:
+def load(name: str, train_if_missing: bool = True, verbose: bool = False) -> nn.Module:
     """The trained model ``name`` (see ``ENTRIES``) on the CPU, in eval mode, frozen.
 
     A checkpoint saved by an earlier version of the model's code (its tensors no longer fit) is
     retrained like a missing one, with a one-line notice, unless ``train_if_missing=False``.
+    ``verbose`` prints which file was loaded and what its notebook recorded with it.
     """
     entry = _entry(name)
     path = ensure_trained(name) if train_if_missing else checkpoint_path(name)
     try:
-        return _load(entry, path)
+        model, extra = _load(entry, path)
     except ArchitectureMismatch:
         if not train_if_missing:
             raise
-    return _load(entry, _train(name, f"{path.name} was saved by an earlier version of this model"))
+        path = _train(name, f"{path.name} was saved by an earlier version of this model")
+        model, extra = _load(entry, path)
+    if verbose:
+        recorded = ", ".join(f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}"
+                             for key, value in extra.items())
+        print(f"[zoo] {name}: {path.name}{f' ({recorded})' if recorded else ''}")
+    return model
 
 
 MAX_CONFIG_INT = 65_536          # no course model has a size setting anywhere near this
@@ -158,11 +171,13 @@ def _build(entry: Entry, config: dict, path: Path) -> nn.Module:
     return entry.build(config)
 
 
-def _load(entry: Entry, path: Path) -> nn.Module:
-    """Read the checkpoint once, through the safe loader; check its config; build; restore the weights."""
+def _load(entry: Entry, path: Path) -> tuple[nn.Module, dict]:
+    """Read the checkpoint once, through the safe loader; check its config; build; restore the weights.
+
+    Returns the model and the numbers its notebook saved with it (``extra``: e.g. validation accuracy)."""
     checkpoint = load_checkpoint(path)  # weights_only, checksum verified: never runs code
     model = _build(entry, _checked_config(checkpoint.get("config"), path), path)
     if entry.key not in checkpoint["models"]:
         raise CheckpointError(f"{path} has no model '{entry.key}'; it has {sorted(checkpoint['models'])}")
     load_state_dict_checked(model, checkpoint["models"][entry.key], entry.key)
-    return model.eval().requires_grad_(False)
+    return model.eval().requires_grad_(False), dict(checkpoint.get("extra") or {})

@@ -44,7 +44,7 @@ def test_the_markdown_table_shows_machine_overhead_and_notebooks():
 
 
 def test_record_results_writes_only_when_the_runner_asks(tmp_path, monkeypatch):
-    from course_lib.metrics import record_results
+    from course_lib._results import record_results
 
     monkeypatch.delenv("COURSE_RESULTS", raising=False)
     assert record_results("nb", accuracy=0.9) == {"accuracy": 0.9}

@@ -4,7 +4,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_lib import exercises
+from course_lib import _notebooks as exercises
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,7 +61,28 @@ def test_generate_check_mode_reports_drift(tmp_path):
     (tmp_path / "solutions").mkdir()
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("### BEGIN SOLUTION\nx = 1\n### END SOLUTION")])
     nbformat.write(notebook, tmp_path / "solutions" / "a.ipynb")
-    args = ["--solutions", str(tmp_path / "solutions"), "--exercises", str(tmp_path / "exercises")]
+    args = ["exercises", "--solutions", str(tmp_path / "solutions"), "--exercises", str(tmp_path / "exercises")]
     assert exercises.main(args + ["--check"]) == 1
     assert exercises.main(args) == 0
     assert exercises.main(args + ["--check"]) == 0
+
+
+def test_strip_clears_outputs_counts_and_widget_state(tmp_path):
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")])
+    notebook.cells[0].outputs = [nbformat.v4.new_output("execute_result", {"text/plain": "2"}, execution_count=1)]
+    notebook.cells[0].execution_count = 1
+    notebook.metadata["widgets"] = {"state": {}}
+    nbformat.write(notebook, tmp_path / "a.ipynb")
+    exercises.strip(tmp_path)
+    stripped = nbformat.read(tmp_path / "a.ipynb", as_version=4)
+    assert stripped.cells[0].outputs == [] and stripped.cells[0].execution_count is None
+    assert "widgets" not in stripped.metadata and stripped.cells[0].source == "1 + 1"
+
+
+def test_py2nb_turns_percent_cells_into_markdown_and_code_and_hides_the_colab_cell(tmp_path):
+    (tmp_path / "s.py").write_text("# %% [markdown]\n# # Title\n# text\n\n# %%\nimport google.colab\n\n# %%\nx = 1\n")
+    exercises.py2nb(tmp_path / "s.py", tmp_path / "s.ipynb")
+    cells = nbformat.read(tmp_path / "s.ipynb", as_version=4).cells
+    assert [c.cell_type for c in cells] == ["markdown", "code", "code"]
+    assert cells[0].source == "# Title\ntext" and cells[2].source == "x = 1"
+    assert cells[1].metadata["tags"] == ["remove-cell"] and "tags" not in cells[2].metadata

@@ -30,7 +30,7 @@ from torch.utils.data import TensorDataset
 from course_lib import checkpoints, data, training
 from course_lib.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from course_lib.cnn import DigitClassifier, classification_loss
-from course_lib.config import NetworkBlockedError
+from course_lib._network import NetworkBlockedError
 
 ROOT = Path(__file__).resolve().parents[1]
 

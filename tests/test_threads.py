@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from course_lib import config, training
+from course_lib import _threads, training
 
 
 @pytest.mark.parametrize("affinity, cpu_max, quota, period, expected", [
@@ -17,19 +17,19 @@ from course_lib import config, training
     (3, None, None, None, 3),               # no cgroup files at all (macOS, Windows)
 ])
 def test_the_cpu_limit_is_the_affinity_mask_capped_by_the_cgroup_quota(affinity, cpu_max, quota, period, expected):
-    assert config.cpu_limit(affinity, cpu_max, quota, period) == expected
+    assert _threads.cpu_limit(affinity, cpu_max, quota, period) == expected
 
 
 def test_container_cpus_reads_cgroup_v2_cpu_max(tmp_path):
     (tmp_path / "cpu.max").write_text("100000 100000\n")
-    assert config.container_cpus(str(tmp_path)) == 1
+    assert _threads.container_cpus(str(tmp_path)) == 1
 
 
 def test_container_cpus_reads_cgroup_v1_quota(tmp_path):
     (tmp_path / "cpu").mkdir()
     (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("100000\n")
     (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
-    assert config.container_cpus(str(tmp_path)) == 1
+    assert _threads.container_cpus(str(tmp_path)) == 1
 
 
 @pytest.fixture
@@ -42,30 +42,30 @@ def threads(monkeypatch):
 
 def test_torch_gets_no_more_threads_than_the_container_has_and_the_report_says_why(threads):
     torch.set_num_threads(2)
-    decision = config.size_torch_threads(cpus=1)
+    decision = _threads.size_torch_threads(cpus=1)
     assert torch.get_num_threads() == 1 and decision["threads"] == 1
     assert training.environment_report(print_it=False)["cpu threads"] == "1 (limited to the 1 CPU(s) this container may use)"
 
 
 def test_sizing_never_raises_the_thread_count(threads):
     torch.set_num_threads(1)
-    config.size_torch_threads(cpus=4)
+    _threads.size_torch_threads(cpus=4)
     assert torch.get_num_threads() == 1
 
 
 def test_an_explicit_omp_num_threads_wins(threads, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     torch.set_num_threads(2)
-    assert config.size_torch_threads(cpus=1)["reason"] == "OMP_NUM_THREADS"
+    assert _threads.size_torch_threads(cpus=1)["reason"] == "OMP_NUM_THREADS"
     assert torch.get_num_threads() == 2
 
 
 def test_a_later_torch_set_num_threads_wins_and_the_report_says_so(threads):
-    config.size_torch_threads(cpus=1)
+    _threads.size_torch_threads(cpus=1)
     torch.set_num_threads(2)
     assert training.environment_report(print_it=False)["cpu threads"] == "2 (set by torch.set_num_threads)"
 
 
 def test_a_bad_affinity_is_refused():
     with pytest.raises(ValueError, match="at least 1 CPU"):
-        config.cpu_limit(0)
+        _threads.cpu_limit(0)

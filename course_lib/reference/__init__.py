@@ -255,9 +255,8 @@ def adopt(name: str) -> nn.Module:
     import shutil
 
     from ..config import checkpoint_path
-    from .. import metrics
 
-    target = metrics.evaluation_network_path() if name == "evaluation_cnn" else checkpoint_path(name)
+    target = checkpoint_path(name)
     staged = target.with_name(target.name + ".partial")
     shutil.copyfile(path(name), staged)
     os.replace(staged, target)  # atomic: a crash never leaves half a file where a model belongs
@@ -273,19 +272,17 @@ def own_or_reference(name: str) -> nn.Module:
     """
     from ..checkpoints import CheckpointError
     from ..config import checkpoint_path
-    from .. import metrics, zoo
+    from .. import zoo
 
-    own = metrics.evaluation_network_path() if name == "evaluation_cnn" else checkpoint_path(name)
+    own = checkpoint_path(name)
     reason = "COURSE_REFERENCE=1" if requested() else f"no {own.name} of your own yet"
     if own.exists() and not requested():
         try:
-            if name == "evaluation_cnn":
-                return metrics.evaluation_network(train_if_missing=False, verbose=False)
             return zoo.load(name, train_if_missing=False)
         except CheckpointError as error:
             reason = f"{own.name} cannot be used ({str(error).splitlines()[0]})"
     if name not in manifest():
-        return metrics.evaluation_network() if name == "evaluation_cnn" else zoo.load(name)
+        return zoo.load(name)
     print(f"[reference] {name}: {reason}, using the course's reference model")
     return load(name, verbose=False)
 

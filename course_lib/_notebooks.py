@@ -1,4 +1,8 @@
-"""Generate ``exercises/`` from ``solutions/`` (the single source), nbgrader-style.
+"""Plumbing for maintainers: notebook files. ``python3 tasks.py exercises|strip|py2nb`` call this.
+
+* ``strip``: notebooks are committed without outputs (nbval executes them instead).
+* ``py2nb``: a percent-format script ("# %%" code cells, "# %% [markdown]" text) to a notebook.
+* ``exercises``: generate ``exercises/`` from ``solutions/`` (the single source), nbgrader-style.
 
 In a solution notebook:
 
@@ -21,8 +25,10 @@ solution notebooks (it is written back to ``solutions/`` when missing or inconsi
 (nbgrader's "Create Assignment" toolbar or the notebook's JSON) and they survive regeneration.
 An instructor hands ``solutions/`` to nbgrader as the assignment's source (README, "For instructors"). Usage::
 
-    python -m course_lib.exercises            # regenerate exercises/
-    python -m course_lib.exercises --check    # exit 1 if exercises/ is out of date
+    python -m course_lib._notebooks exercises            # regenerate exercises/
+    python -m course_lib._notebooks exercises --check    # exit 1 if exercises/ is out of date
+    python -m course_lib._notebooks strip notebooks solutions exercises
+    python -m course_lib._notebooks py2nb SOURCE.py TARGET.ipynb
 """
 from __future__ import annotations
 
@@ -33,10 +39,47 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["strip_solution_code", "add_grading_metadata", "make_exercise", "generate", "out_of_date"]
+__all__ = ["strip_outputs", "strip", "py2nb", "strip_solution_code", "add_grading_metadata", "make_exercise",
+           "generate", "out_of_date"]
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+
+
+def strip_outputs(notebook):
+    """Clear every output and execution count, and the saved widget state (in place); return the notebook."""
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        cell.metadata.pop("execution", None)
+    notebook.metadata.pop("widgets", None)
+    return notebook
+
+
+def strip(*folders: Path) -> None:
+    """Strip the outputs of every notebook in ``folders`` (the form they are committed in)."""
+    for folder in folders:
+        for path in sorted(Path(folder).glob("*.ipynb")):
+            nbformat.write(strip_outputs(nbformat.read(path, as_version=4)), path)
+
+
+def py2nb(source: Path, target: Path) -> None:
+    """Convert a percent-format script to a notebook; the Colab install cell is hidden on the website."""
+    parts = re.split(r"^# %%(.*)$", Path(source).read_text(encoding="utf-8"), flags=re.M)
+    cells = []
+    for header, body in zip(parts[1::2], parts[2::2]):
+        body = body.strip("\n")
+        if "[markdown]" in header:
+            text = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#") for line in body.splitlines())
+            cells.append(nbformat.v4.new_markdown_cell(text))
+        elif body:
+            cell = nbformat.v4.new_code_cell(body)
+            if "google.colab" in body:
+                cell.metadata["tags"] = ["remove-cell"]
+            cells.append(cell)
+    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": kernel, "language_info": {"name": "python"}})
+    nbformat.write(notebook, target)
 
 
 def _replace_blocks(source: str, begin: str, end: str, replacement: list[str] | None) -> str:
@@ -116,15 +159,12 @@ def make_exercise(notebook):
     """A stripped copy of a solution notebook (nbformat node)."""
     if not isinstance(notebook, dict) or "cells" not in notebook:
         raise TypeError(f"notebook must be a notebook read with nbformat.read(...), got {type(notebook).__name__}")
-    exercise = nbformat.from_dict(nbformat.from_dict(notebook))  # deep copy
+    exercise = strip_outputs(nbformat.from_dict(nbformat.from_dict(notebook)))  # a deep copy
     for cell in exercise.cells:
         if cell.cell_type == "code":
             cell.source = strip_solution_code(cell.source)
-            cell.outputs, cell.execution_count = [], None
         elif cell.cell_type == "markdown" and BEGIN in cell.source:
             cell.source = "YOUR ANSWER HERE"
-        cell.metadata.pop("execution", None)
-    exercise.metadata.pop("widgets", None)
     return exercise
 
 
@@ -183,19 +223,31 @@ def out_of_date(solutions: Path, exercises: Path) -> list[str]:
 def main(argv=None) -> int:
     root = Path(__file__).resolve().parents[1]
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="only report whether exercises/ is up to date")
-    parser.add_argument("--solutions", type=Path, default=root / "solutions")
-    parser.add_argument("--exercises", type=Path, default=root / "exercises")
+    commands = parser.add_subparsers(dest="command", required=True)
+    generate_exercises = commands.add_parser("exercises", help="regenerate exercises/ from solutions/")
+    generate_exercises.add_argument("--check", action="store_true", help="only report whether exercises/ is up to date")
+    generate_exercises.add_argument("--solutions", type=Path, default=root / "solutions")
+    generate_exercises.add_argument("--exercises", type=Path, default=root / "exercises")
+    commands.add_parser("strip", help="clear the outputs of the notebooks in FOLDERS").add_argument(
+        "folders", type=Path, nargs="+")
+    convert = commands.add_parser("py2nb", help="percent-format script to notebook")
+    convert.add_argument("source", type=Path)
+    convert.add_argument("target", type=Path)
     args = parser.parse_args(argv)
-    if args.check:
+    if args.command == "strip":
+        strip(*args.folders)
+    elif args.command == "py2nb":
+        py2nb(args.source, args.target)
+    elif args.check:
         stale = out_of_date(args.solutions, args.exercises)
         for name in stale:
             print(f"out of date: {name}")
         if stale:
-            print("run: python -m course_lib.exercises")
+            print("run: python3 tasks.py exercises")
         return 1 if stale else 0
-    for path in generate(args.solutions, args.exercises):
-        print(f"wrote {path}")
+    else:
+        for path in generate(args.solutions, args.exercises):
+            print(f"wrote {path}")
     return 0
 
 
