@@ -132,7 +132,8 @@ class ResidualDenoiser(nn.Module):
             raise ValueError(f"this denoiser was built for {channels}-channel images (N, {channels}, H, W), got shape "
                              f"{tuple(noisy.shape)}{'; use load_photo(name, color=False)' if channels == 1 else ''}")
         if noisy.shape[-1] % 2 or noisy.shape[-2] % 2:
-            raise ValueError(f"height and width must be even, got {tuple(noisy.shape)}; use center_crop(..., multiple=2)")
+            raise ValueError(f"height and width must be even, got {tuple(noisy.shape)}; "
+                             "use center_crop(..., multiple=2)")
         return (noisy - self(noisy)).clamp(0, 1)
 
 

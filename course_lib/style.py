@@ -63,10 +63,7 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
 
 
 def content_loss(generated: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
-    """Eq. (8.1): mean squared difference of the features on the content layer."""
-    if generated.shape != content.shape:
-        raise ValueError(f"content features must have the same shape, got {tuple(generated.shape)} "
-                         f"and {tuple(content.shape)} (same image size for both?)")
+    """Eq. (8.1): mean squared difference of the features on the content layer (``stylize`` keeps the sizes equal)."""
     return F.mse_loss(generated, content)
 
 
