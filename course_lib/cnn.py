@@ -89,19 +89,11 @@ class DigitClassifier(nn.Module):
         self.config = {"width": width, "feature_dim": feature_dim, "dropout": dropout}
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
-        """Penultimate-layer features (N, feature_dim) of images in [0, 1]."""
-        _check_digit_batch(images)
+        """Penultimate-layer features (N, feature_dim) of (N, 1, 28, 28) images in [0, 1]."""
         return self.body(images)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(images))
-
-
-def _check_digit_batch(images) -> None:
-    """Shape and dtype only (cheap: no values are read, so no GPU synchronisation)."""
-    check_tensor(images, "digits", ndim=4, floating=True)
-    if tuple(images.shape[1:]) != (1, 28, 28):
-        raise ValueError(f"digits must have shape (N, 1, 28, 28), got {tuple(images.shape)}")
 
 
 def classification_loss(model: nn.Module, batch, augment: bool = True) -> torch.Tensor:
@@ -110,7 +102,7 @@ def classification_loss(model: nn.Module, batch, augment: bool = True) -> torch.
         raise TypeError(f"batch must be a pair (images, labels), got {type(batch).__name__}"
                         f"{' of length ' + str(len(batch)) if isinstance(batch, (tuple, list)) else ''}")
     images, labels = batch
-    check_images(images, value_range=(0, 1), channels=(1,), name="images")
+    check_images(images, channels=(1,), size=(28, 28), name="images")
     check_tensor(labels, "labels", ndim=1)
     if labels.dtype != torch.long or len(labels) != len(images):
         raise ValueError(f"labels must be {len(images)} class indices (int64, shape ({len(images)},)), "
@@ -134,7 +126,7 @@ def accuracy(model: nn.Module, dataset, batch_size: int = 500) -> float:
     correct = 0
     for start in range(0, len(dataset), batch_size):
         images, labels = dataset[start:start + batch_size]
-        check_images(images, name="images")
+        check_images(images, channels=(1,), size=(28, 28), name="images")
         dtype = next(model.parameters(), images).dtype
         correct += (model(images.to(device, dtype)).argmax(1).cpu() == labels).sum().item()
     return correct / len(dataset)

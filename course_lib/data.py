@@ -31,7 +31,7 @@ from torch.utils.data import Dataset, TensorDataset
 
 from ._network import bounded_name_lookups
 from .config import CourseHomeError, data_dir
-from .validate import check_choice
+from .validate import check_choice, check_positive_int, check_tensor
 
 __all__ = [
     "MNIST_SOURCES", "MNIST_SPLITS", "load_mnist", "mnist_source", "random_shift",
@@ -233,8 +233,7 @@ def random_shift(images: torch.Tensor, max_shift: int = 1, generator: torch.Gene
     images and overfits 4,000 digits later: notebook 01's classifier (2 px) and notebook 05's
     conv VAE (1 px).
     """
-    if images.ndim != 4:
-        raise ValueError(f"images must be (N, C, H, W), got shape {tuple(images.shape)}")
+    check_tensor(images, "images (N, C, H, W)", ndim=4)
     if not isinstance(max_shift, int) or max_shift < 0:
         raise ValueError(f"max_shift must be a non-negative integer (pixels), got {max_shift!r}")
     n, c, h, w = images.shape
@@ -336,9 +335,8 @@ class PhotoPatches(Dataset):
     def __init__(self, split: str = "train", patch_size: int = 48, n_patches: int = 1000,
                  color: bool = True, seed: int = 0, names: list[str] | None = None):
         check_choice(split, ("train", "heldout"), "photo split")
-        for what, value in (("patch_size", patch_size), ("n_patches", n_patches)):
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{what} must be a positive integer, got {value!r}")
+        check_positive_int(patch_size, "patch_size")
+        check_positive_int(n_patches, "n_patches")
         self.names = list(names) if names is not None else photo_names(split, color_only=color)
         if not self.names:
             raise ValueError(f"no photos selected for split {split!r} (color={color})")

@@ -19,13 +19,16 @@ from torch import nn
 
 from .data import LUMA_WEIGHTS
 from .metrics import psnr, ssim
-from .validate import check_images, check_positive_int, check_tensor
+from .validate import check_choice, check_images, check_positive_int, check_tensor
 
 __all__ = ["add_noise", "downscale", "bicubic_upscale", "center_crop", "rgb_to_ycbcr", "ycbcr_to_rgb",
            "ResidualDenoiser", "residual_denoiser_loss", "SubPixelSR", "Colorizer",
            "wavelet_denoise", "CLASSICAL_DENOISERS", "classical_denoise", "tune_classical",
            "unsharp_upscale", "LuminanceChromaLookup", "score_table", "format_table",
            "compare_denoisers_at"]
+
+
+SCALES = (2, 3, 4)  # the integer factors of downscaling and super-resolution
 
 
 # --------------------------------------------------------------------------- degradations
@@ -40,8 +43,7 @@ def add_noise(clean: torch.Tensor, sigma: float, generator: torch.Generator | No
 def downscale(images: torch.Tensor, scale: int) -> torch.Tensor:
     """Bicubic, antialiased downscaling by an integer ``scale`` (H, W must be multiples of it)."""
     check_images(images, name="images")
-    if scale not in (2, 3, 4):
-        raise ValueError(f"scale must be 2, 3 or 4, got {scale!r}")
+    check_choice(scale, SCALES, "scale")
     h, w = images.shape[-2:]
     if h % scale or w % scale:
         raise ValueError(f"height and width ({h}x{w}) must be multiples of the scale {scale}; center_crop first")
@@ -110,7 +112,7 @@ class ResidualDenoiser(nn.Module):
 
     PixelUnshuffle(2) turns the (C, H, W) image into (4C, H/2, W/2), so each 3x3 conv sees
     a 6x6 neighbourhood for a quarter of the cost; PixelShuffle(2) puts the noise estimate
-    back. ``denoise(y) = y - forward(y)`` is Eq. (9.2). H and W must be even.
+    back. ``denoise(y) = y - forward(y)`` is Eq. (9.2). H and W must be even (``denoise`` checks).
     """
 
     def __init__(self, channels: int = 1, width: int = 48, depth: int = 8):
@@ -119,22 +121,20 @@ class ResidualDenoiser(nn.Module):
         self.body = _conv_stack(4 * channels, width, depth, 4 * channels, batch_norm=True)
 
     def forward(self, noisy: torch.Tensor) -> torch.Tensor:
-        if noisy.shape[-1] % 2 or noisy.shape[-2] % 2:
-            raise ValueError(f"height and width must be even, got {tuple(noisy.shape)}; use center_crop(..., multiple=2)")
         return F.pixel_shuffle(self.body(F.pixel_unshuffle(noisy, 2)), 2)
 
     @torch.no_grad()
     def denoise(self, noisy: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) noisy images (not clipped, so values may leave [0, 1]) -> denoised, in [0, 1]."""
-        _check_noisy(noisy, self.config["channels"])
+        check_tensor(noisy, "noisy images", ndim=4, floating=True)
+        channels = self.config["channels"]
+        if noisy.shape[1] != channels:
+            raise ValueError(f"this denoiser was built for {channels}-channel images (N, {channels}, H, W), got shape "
+                             f"{tuple(noisy.shape)}{'; use load_photo(name, color=False)' if channels == 1 else ''}")
+        if noisy.shape[-1] % 2 or noisy.shape[-2] % 2:
+            raise ValueError(f"height and width must be even, got {tuple(noisy.shape)}; "
+                             "use center_crop(..., multiple=2)")
         return (noisy - self(noisy)).clamp(0, 1)
-
-
-def _check_noisy(noisy, channels: int) -> None:
-    check_tensor(noisy, "noisy images", ndim=4, floating=True)
-    if noisy.shape[1] != channels:
-        raise ValueError(f"this denoiser was built for {channels}-channel images (N, {channels}, H, W), got shape "
-                         f"{tuple(noisy.shape)}{'; use load_photo(name, color=False)' if channels == 1 else ''}")
 
 
 def residual_denoiser_loss(model: nn.Module, clean: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
@@ -156,8 +156,7 @@ class SubPixelSR(nn.Module):
 
     def __init__(self, scale: int = 2, channels: int = 1, width: int = 48, depth: int = 6):
         super().__init__()
-        if scale not in (2, 3, 4):
-            raise ValueError(f"scale must be 2, 3 or 4, got {scale!r}")
+        check_choice(scale, SCALES, "scale")
         self.scale = scale
         self.config = {"scale": scale, "channels": channels, "width": width, "depth": depth}
         self.body = _conv_stack(channels, width, depth, channels * scale ** 2, batch_norm=False)
@@ -171,7 +170,7 @@ class Colorizer(nn.Module):
 
     Colour varies slowly, so the network works on PixelUnshuffle(4) of Y (16 channels at
     H/4 x W/4) with dilated convolutions for a wide view, and its (Cb, Cr) output is
-    upsampled bilinearly.
+    upsampled bilinearly. H and W must be multiples of 4 (``colorize`` checks).
     """
 
     def __init__(self, width: int = 48):
@@ -188,8 +187,6 @@ class Colorizer(nn.Module):
 
     def forward(self, luma: torch.Tensor) -> torch.Tensor:
         h, w = luma.shape[-2:]
-        if h % 4 or w % 4:
-            raise ValueError(f"height and width must be multiples of 4, got {tuple(luma.shape)}")
         chroma = 0.5 + self.body(F.pixel_unshuffle(luma, 4))
         return F.interpolate(chroma, size=(h, w), mode="bilinear", align_corners=False)
 
@@ -197,6 +194,9 @@ class Colorizer(nn.Module):
     def colorize(self, luma: torch.Tensor) -> torch.Tensor:
         """(N, 1, H, W) luma in [0, 1] -> (N, 3, H, W) RGB."""
         luma = check_images(luma, channels=(1,), name="luma").to(next(self.parameters()).dtype)
+        if luma.shape[-1] % 4 or luma.shape[-2] % 4:
+            raise ValueError(f"height and width must be multiples of 4, got {tuple(luma.shape)}; "
+                             "use center_crop(..., multiple=4)")
         return ycbcr_to_rgb(torch.cat([luma, self(luma).clamp(0, 1)], 1))
 
 
@@ -229,8 +229,7 @@ CLASSICAL_DENOISERS = {
 
 def classical_denoise(method: str, noisy: torch.Tensor, sigma: float, parameter: float) -> torch.Tensor:
     """Apply a classical denoiser to each grey-level image of a (N, 1, H, W) batch."""
-    if method not in CLASSICAL_DENOISERS:
-        raise ValueError(f"unknown denoiser {method!r}; valid choices: {', '.join(CLASSICAL_DENOISERS)}")
+    check_choice(method, tuple(CLASSICAL_DENOISERS), "denoiser")
     fn = CLASSICAL_DENOISERS[method][0]
     if noisy.ndim != 4 or noisy.shape[1] != 1:
         raise ValueError(f"classical denoisers here take grey-level (N, 1, H, W) batches, got {tuple(noisy.shape)}")

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import socket
 import time
 from pathlib import Path
@@ -33,9 +32,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._network import bounded_name_lookups
-from .config import is_fast
+from .config import is_fast, is_offline
 from .training import History, check_finite, progress
-from .validate import check_images, check_positive_int, check_tensor
+from .validate import check_choice, check_images, check_positive_int, check_tensor
 
 __all__ = ["gram_matrix", "content_loss", "style_loss", "total_variation", "FeatureExtractor",
            "RandomMultiScaleFeatures", "VGG19Features", "vgg19_weights_cached", "load_vgg19",
@@ -65,10 +64,7 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
 
 
 def content_loss(generated: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
-    """Eq. (8.1): mean squared difference of the features on the content layer."""
-    if generated.shape != content.shape:
-        raise ValueError(f"content features must have the same shape, got {tuple(generated.shape)} "
-                         f"and {tuple(content.shape)} (same image size for both?)")
+    """Eq. (8.1): mean squared difference of the features on the content layer (``stylize`` keeps the sizes equal)."""
     return F.mse_loss(generated, content)
 
 
@@ -247,12 +243,11 @@ def feature_extractor(kind: str = "auto", allow_download: bool | None = None,
 
     kind: ``auto`` (VGG19 if its weights are cached or downloadable, else random),
     ``vgg19`` (error if unavailable) or ``random``. ``allow_download`` defaults to
-    False in fast mode (tests never touch the network) and when ``COURSE_OFFLINE=1``.
+    False in fast mode (tests never touch the network) and offline (``config.is_offline()``).
     """
-    if kind not in EXTRACTORS:
-        raise ValueError(f"unknown feature extractor {kind!r}; valid choices: {', '.join(EXTRACTORS)}")
+    check_choice(kind, EXTRACTORS, "feature extractor")
     if allow_download is None:
-        allow_download = not is_fast() and os.environ.get("COURSE_OFFLINE", "0") not in {"1", "true", "yes"}
+        allow_download = not is_fast() and not is_offline()
     extractor: FeatureExtractor | None = None
     if kind in ("auto", "vgg19"):
         path = vgg19_weights_cached() or (_download_vgg19(DOWNLOAD_TIMEOUT_S) if allow_download else None)
@@ -272,11 +267,9 @@ def feature_extractor(kind: str = "auto", allow_download: bool | None = None,
 def resize_square(image: torch.Tensor, size: int) -> torch.Tensor:
     """(C, H, W) in [0, 1] -> (3, size, size): shorter side resized to ``size``, centre crop."""
     check_positive_int(size, "size")
-    check_images(image.unsqueeze(0), name="image")
+    check_images(image.unsqueeze(0), channels=(1, 3), name="image")
     if image.shape[0] == 1:
         image = image.expand(3, -1, -1)
-    if image.shape[0] != 3:
-        raise ValueError(f"image must have 1 or 3 channels (C, H, W), got shape {tuple(image.shape)}")
     _, h, w = image.shape
     scale = size / min(h, w)
     new_h, new_w = max(size, round(h * scale)), max(size, round(w * scale))
@@ -314,30 +307,23 @@ def style_image(style: str | torch.Tensor) -> torch.Tensor:
 
     if isinstance(style, torch.Tensor):
         return style
-    if style in TEXTURES:
-        return load_texture(style)
-    if style in PHOTOS:
-        return load_photo(style)
-    raise ValueError(f"unknown style {style!r}; valid choices: {', '.join(TEXTURES + tuple(PHOTOS))} "
-                     "or an image tensor")
+    check_choice(style, TEXTURES + tuple(PHOTOS), "style name")
+    return load_texture(style) if style in TEXTURES else load_photo(style)
 
 
 # --------------------------------------------------------------------------- optimisation
 def stylize(content: torch.Tensor, style: torch.Tensor, extractor: FeatureExtractor, *, steps: int = 200,
             style_weight: float = 1e3, content_weight: float = 1.0, tv_weight: float = 1.0,
-            optimizer: str = "adam", lr: float = 0.02, log_every: int = 10, init: str = "content",
-            seed: int = 0, show_progress: bool = True, desc: str = "style transfer"):
-    """Minimise Eq. (8.5) over the pixels of x, starting from the content image (or noise).
+            optimizer: str = "adam", lr: float = 0.02, log_every: int = 10,
+            show_progress: bool = True, desc: str = "style transfer"):
+    """Minimise Eq. (8.5) over the pixels of x, starting from the content image.
 
     content, style: (3, H, W) in [0, 1] (any sizes). Returns (image (3, H, W), History) where
     the history logs ``content``, ``style`` and ``tv`` losses (unweighted), ``total`` and
     ``seconds`` every ``log_every`` steps. ``optimizer``: ``adam`` (one gradient step per
     step) or ``lbfgs`` (one L-BFGS iteration per step, up to 1.25 function evaluations).
     """
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {optimizer!r}; valid choices: {', '.join(OPTIMIZERS)}")
-    if init not in ("content", "noise"):
-        raise ValueError(f"unknown init {init!r}; valid choices: 'content', 'noise'")
+    check_choice(optimizer, OPTIMIZERS, "optimizer")
     check_positive_int(steps, "steps")
     content_b = check_images(content.unsqueeze(0), name="content")
     style_b = check_images(style.unsqueeze(0), name="style")
@@ -346,11 +332,7 @@ def stylize(content: torch.Tensor, style: torch.Tensor, extractor: FeatureExtrac
     with torch.no_grad():
         content_targets = extractor.features(content_b, extractor.content_layers)
         style_targets = extractor.features(style_b, extractor.style_layers)
-    if init == "content":
-        start = content_b.clone()
-    else:
-        start = torch.rand(content_b.shape, generator=torch.Generator().manual_seed(seed)).to(device)
-    pixels = start.requires_grad_(True)
+    pixels = content_b.clone().requires_grad_(True)
     if optimizer == "adam":
         opt = torch.optim.Adam([pixels], lr=lr)
     else:

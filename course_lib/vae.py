@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .validate import check_images, check_positive_int, check_tensor
+from .validate import check_choice, check_images, check_positive_int, check_tensor
 
 __all__ = ["reparameterize", "gaussian_kl", "bernoulli_nll", "negative_elbo", "MLPVAE", "ConvVAE",
            "make_vae", "vae_loss", "evaluate_elbo", "importance_weighted_log_likelihood",
@@ -66,20 +66,10 @@ def bernoulli_nll(logits: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
     if logits.shape != images.shape:
         raise ValueError(f"logits and images must have the same shape, got {tuple(logits.shape)} and "
                          f"{tuple(images.shape)}")
-    _check_targets(images)
+    # Bernoulli targets are probabilities: a [-1, 1] or 0-255 image would give a plausible-looking wrong number
+    check_images(images.reshape(len(images), 1, 1, -1), name="target images")  # any (N, ...) shape
     bce = F.binary_cross_entropy_with_logits(logits, images, reduction="none")
     return bce.flatten(1).sum(dim=1)
-
-
-def _check_targets(images) -> None:
-    """Bernoulli targets are probabilities: a [-1, 1] or 0-255 image gives a plausible-looking wrong number."""
-    check_tensor(images, "images", floating=True)
-    if images.numel() and images.device.type != "meta":
-        low, high = images.min().item(), images.max().item()
-        if low < -1e-3 or high > 1 + 1e-3:
-            hint = "x / 255" if high > 2 else "(x + 1) / 2"
-            raise ValueError(f"the VAE's target images must have values in [0, 1] (Bernoulli probabilities), got "
-                             f"min {low:.2f}, max {high:.2f}; rescale with {hint}")
 
 
 def negative_elbo(logits, images, mu, logvar, beta: float = 1.0) -> torch.Tensor:
@@ -146,8 +136,7 @@ ARCHITECTURES = {"mlp": MLPVAE, "conv": ConvVAE}
 
 def make_vae(kind: str = "mlp", **config) -> MLPVAE:
     """Build a VAE from its ``config`` dict (as stored in a checkpoint): ``make_vae(**model.config)``."""
-    if kind not in ARCHITECTURES:
-        raise ValueError(f"unknown VAE kind {kind!r}; valid choices: {sorted(ARCHITECTURES)}")
+    check_choice(kind, tuple(ARCHITECTURES), "VAE kind")
     return ARCHITECTURES[kind](**config)
 
 

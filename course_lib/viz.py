@@ -101,8 +101,7 @@ def plot_history(history, names: Sequence[str] | None = None, title: str | None 
     return fig
 
 
-def before_after(columns: Mapping[str, torch.Tensor], zoom: tuple[int, int, int] | None = None,
-                 titles_suffix: Mapping[str, str] | None = None, size: float = 3.0):
+def before_after(columns: Mapping[str, torch.Tensor], zoom: tuple[int, int, int] | None = None, size: float = 3.0):
     """Side-by-side images (e.g. noisy / denoised / clean), each (C, H, W) in [0, 1].
 
     zoom=(top, left, size) adds a second row with that crop enlarged.
@@ -125,7 +124,7 @@ def before_after(columns: Mapping[str, torch.Tensor], zoom: tuple[int, int, int]
     for j, name in enumerate(names):
         image = check_images(columns[name].unsqueeze(0), value_range=(0, 1), name=name)[0]
         axes[0, j].imshow(to_numpy_image(image), cmap="gray", vmin=0, vmax=1)
-        axes[0, j].set_title(name + ((titles_suffix or {}).get(name, "")), fontsize=9)
+        axes[0, j].set_title(name, fontsize=9)
         if zoom:
             top, left, s = zoom
             axes[1, j].imshow(to_numpy_image(image[:, top:top + s, left:left + s]), cmap="gray",

@@ -41,16 +41,6 @@ def test_limit_keeps_a_prefix():
     assert len(data.load_mnist("train", limit=100)) == 100
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"split": "training"}, "valid choices"),
-    ({"source": "kaggle"}, "valid choices"),
-    ({"limit": 0}, "positive integer"),
-])
-def test_bad_mnist_arguments_name_the_valid_choices(kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        data.load_mnist(**kwargs)
-
-
 def test_auto_source_falls_back_to_bundled_digits_offline_without_hanging(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("COURSE_MNIST", "auto")
     monkeypatch.setenv("COURSE_DATA", str(tmp_path))
@@ -93,23 +83,6 @@ def test_photo_patches_are_reproducible_and_come_only_from_their_split():
     assert set(a.names) <= set(data.photo_names("heldout"))
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"split": "test"}, "valid choices"),
-    ({"patch_size": 10_000}, "larger than the smallest photo"),
-    ({"patch_size": -4}, "positive integer"),
-    ({"n_patches": 0}, "positive integer"),
-    ({"names": ["coffee"]}, "not in split"),
-])
-def test_bad_patch_arguments_are_clear_value_errors(kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        data.PhotoPatches(**kwargs)
-
-
-def test_unknown_photo_lists_the_valid_names():
-    with pytest.raises(ValueError, match="astronaut"):
-        data.load_photo("mona_lisa")
-
-
 def test_random_shift_moves_each_image_by_at_most_max_shift_pixels():
     images = torch.zeros(200, 1, 9, 9)
     images[:, 0, 4, 4] = 1.0                                   # one bright pixel in the middle
@@ -125,13 +98,6 @@ def test_random_shift_fills_the_border_with_the_background_value():
     background = -torch.ones(50, 1, 6, 6)                       # digits in [-1, 1]: the background is -1
     assert torch.equal(random_shift(background, max_shift=2, fill=-1.0), background)
     assert (random_shift(background, max_shift=2) == 0).any()   # the default fill (0) would show a grey border
-
-
-def test_random_shift_rejects_a_negative_shift_and_a_flat_batch():
-    with pytest.raises(ValueError, match="max_shift"):
-        random_shift(torch.zeros(1, 1, 4, 4), max_shift=-1)
-    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
-        random_shift(torch.zeros(4, 4))
 
 
 def test_the_course_has_one_luma_bt601_everywhere():

@@ -42,14 +42,16 @@ def test_residual_denoiser_loss_decreases_on_a_tiny_batch():
     assert losses[-1] < 0.5 * losses[0]
 
 
-def test_denoiser_rejects_odd_sizes_with_a_hint():
-    with pytest.raises(ValueError, match="even"):
-        enhance.ResidualDenoiser(width=4, depth=3)(torch.rand(1, 1, 7, 8))
+def test_denoiser_and_colorizer_reject_sizes_they_cannot_unshuffle_with_a_hint():
+    with pytest.raises(ValueError, match=r"even.*multiple=2"):
+        enhance.ResidualDenoiser(width=4, depth=3).denoise(torch.rand(1, 1, 7, 8))
+    with pytest.raises(ValueError, match=r"multiples of 4.*multiple=4"):
+        enhance.Colorizer(width=4).colorize(torch.rand(1, 1, 18, 16))
 
 
 def test_downscale_checks_scale_and_divisibility():
     assert enhance.downscale(torch.rand(1, 1, 12, 12), 3).shape == (1, 1, 4, 4)
-    with pytest.raises(ValueError, match="2, 3 or 4"):
+    with pytest.raises(ValueError, match=r"valid choices: 2, 3, 4"):
         enhance.downscale(torch.rand(1, 1, 12, 12), 5)
     with pytest.raises(ValueError, match="multiples"):
         enhance.downscale(torch.rand(1, 1, 13, 12), 2)

@@ -56,6 +56,15 @@ def test_feature_extractor_runs_offline_in_fast_mode_and_says_which(capsys):
         style.feature_extractor("resnet")
 
 
+@pytest.mark.parametrize("offline", ["1", "on", "yes"])
+def test_feature_extractor_never_downloads_when_the_course_is_offline(monkeypatch, offline):
+    monkeypatch.setenv("COURSE_FAST", "0")
+    monkeypatch.setenv("COURSE_OFFLINE", offline)
+    monkeypatch.setattr(style, "vgg19_weights_cached", lambda: None)
+    monkeypatch.setattr(style, "_download_vgg19", lambda timeout_s: pytest.fail("downloaded while offline"))
+    assert isinstance(style.feature_extractor("auto", verbose=False), style.RandomMultiScaleFeatures)
+
+
 def test_stylize_lowers_the_style_loss_with_adam_and_lbfgs():
     extractor = style.RandomMultiScaleFeatures(levels=2, filters_per_size=8, content_level=1)
     content, texture = torch.rand(3, 24, 24), torch.rand(3, 24, 24) ** 3
