@@ -315,7 +315,7 @@ def style_image(style: str | torch.Tensor) -> torch.Tensor:
 def stylize(content: torch.Tensor, style: torch.Tensor, extractor: FeatureExtractor, *, steps: int = 200,
             style_weight: float = 1e3, content_weight: float = 1.0, tv_weight: float = 1.0,
             optimizer: str = "adam", lr: float = 0.02, log_every: int = 10,
-            show_progress: bool = True, desc: str = "style transfer"):
+            verbose: bool = True, desc: str = "style transfer"):
     """Minimise Eq. (8.5) over the pixels of x, starting from the content image.
 
     content, style: (3, H, W) in [0, 1] (any sizes). Returns (image (3, H, W), History) where
@@ -353,7 +353,7 @@ def stylize(content: torch.Tensor, style: torch.Tensor, extractor: FeatureExtrac
         total.backward()
         return total
 
-    bar = progress(range(1, steps + 1), desc=desc, unit="step", disable=not show_progress)
+    bar = progress(range(1, steps + 1), desc=desc, unit="step", disable=not verbose)
     for step in bar:
         opt.step(closure)
         check_finite(terms["total"], "style-transfer loss", step)
@@ -375,5 +375,5 @@ def stylize_with_settings(content_name: str, style: str | torch.Tensor, style_we
     content = resize_square(load_photo(content_name), size)
     style_img = resize_square(style_image(style), size)
     result, history = stylize(content, style_img, extractor, steps=steps, style_weight=style_weight,
-                              show_progress=False, **kwargs)
+                              verbose=False, **kwargs)
     return content, style_img, result, history

@@ -67,20 +67,20 @@ def _loss_inputs(generator):
 
 
 def test_generic_diagnoses_find_a_flipped_sign_and_a_constant_factor():
-    sign = check_function(lambda x: -(x ** 2).mean(), _loss_reference, _loss_inputs, print_result=False)
-    factor = check_function(lambda x: (x ** 2).sum(), _loss_reference, _loss_inputs, print_result=False)
+    sign = check_function(lambda x: -(x ** 2).mean(), _loss_reference, _loss_inputs, verbose=False)
+    factor = check_function(lambda x: (x ** 2).sum(), _loss_reference, _loss_inputs, verbose=False)
     assert sign.diagnosis == "sign" and "sign" in sign.message
     assert factor.diagnosis == "factor" and "mean vs sum" in factor.message and "40" in factor.message
 
 
 def test_wrong_shape_is_explained():
-    result = check_function(lambda x: x ** 2, _loss_reference, _loss_inputs, print_result=False)
+    result = check_function(lambda x: x ** 2, _loss_reference, _loss_inputs, verbose=False)
     assert result.diagnosis == "structure" and "reduced to a single number" in result.message
 
 
 def test_a_listed_mistake_wins_over_the_generic_diagnosis():
     mistakes = [Mistake("summed", lambda x: (x ** 2).sum(), "sum over the batch instead of the mean")]
-    result = check_function(lambda x: (x ** 2).sum(), _loss_reference, _loss_inputs, mistakes, print_result=False)
+    result = check_function(lambda x: (x ** 2).sum(), _loss_reference, _loss_inputs, mistakes, verbose=False)
     assert result.diagnosis == "summed" and result.message == "sum over the batch instead of the mean"
 
 

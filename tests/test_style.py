@@ -70,7 +70,7 @@ def test_stylize_lowers_the_style_loss_with_adam_and_lbfgs():
     content, texture = torch.rand(3, 24, 24), torch.rand(3, 24, 24) ** 3
     for optimizer, steps in (("adam", 15), ("lbfgs", 5)):
         image, history = style.stylize(content, texture, extractor, steps=steps, optimizer=optimizer,
-                                       log_every=1, show_progress=False)
+                                       log_every=1, verbose=False)
         assert image.shape == content.shape and image.min() >= 0 and image.max() <= 1
         assert history["style"][-1] < history["style"][0]
         assert {"content", "style", "tv", "total", "seconds"} <= set(history.names())

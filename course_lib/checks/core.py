@@ -310,7 +310,7 @@ def _what_differs(got, expected) -> str:
 def check_function(student: Any, reference: Callable, make_inputs: Callable[[torch.Generator], Sequence],
                    mistakes: Sequence[Mistake] = (), *, name: str | None = None, trials: int = 3,
                    observe: Callable | None = None, rtol: float = 1e-4, atol: float = 1e-5,
-                   seed: int = 0, success: str | None = None, print_result: bool = True,
+                   seed: int = 0, success: str | None = None, verbose: bool = True,
                    extra_cases: Sequence[Sequence] = ()) -> CheckResult:
     """Compare ``student`` with ``reference`` on ``trials`` fresh random inputs.
 
@@ -325,7 +325,7 @@ def check_function(student: Any, reference: Callable, make_inputs: Callable[[tor
 
     def report(passed, message, diagnosis, **details):
         result = CheckResult(passed, message, name, diagnosis, details)
-        if print_result:
+        if verbose:
             print(result)
         return result
 

@@ -41,7 +41,7 @@ QUESTIONS = {
 }
 
 
-def grade_quiz(answers: dict | None, print_result: bool = True) -> dict:
+def grade_quiz(answers: dict | None, verbose: bool = True) -> dict:
     """Feedback per question: 'right', 'wrong' or 'unanswered'. Answers are letters, e.g. {'q1': 'b'}."""
     if answers is not None and not isinstance(answers, dict):
         raise TypeError(f"answers must be a dict like {{'q1': 'b'}}, got {type(answers).__name__}")
@@ -62,6 +62,6 @@ def grade_quiz(answers: dict | None, print_result: bool = True) -> dict:
         else:
             outcome[key] = "wrong"
             line = f"❌ {key}: not quite ({given!r}); think again about: {question.text}"
-        if print_result:
+        if verbose:
             print(line)
     return outcome

@@ -69,7 +69,7 @@ def check_reparameterize(student) -> CheckResult:
         return vae.reparameterize(mu, logvar, eps)
 
     result = check_function(student, reference, _reparameterize_inputs, REPARAMETERIZE_MISTAKES,
-                            name="reparameterize", observe=_value_and_gradients, print_result=False)
+                            name="reparameterize", observe=_value_and_gradients, verbose=False)
     if not result.passed and result.diagnosis in ("values", "structure"):
         # e.g. torch.normal(mu, sigma): other numbers *and* no gradient reaches logvar -- the same mistake.
         mu, logvar, eps = _reparameterize_inputs(torch.Generator().manual_seed(1))
