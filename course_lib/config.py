@@ -217,6 +217,12 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "iw_samples": Budget(full=200, fast=20),  # k of the importance-weighted likelihood
         "iw_digits": Budget(full=500, fast=100),
     },
+    "enhancement_assignment": {  # solutions/09_enhancement_assignment.ipynb, Exercise 4
+        "steps": Budget(full=300, fast=40),  # the student's SuperResolver x2 (width 32, depth 4), batch 32, Adam 2e-3
+        "patch_size": Budget(full=48, fast=36),  # grey training patches
+        "eval_crop": Budget(full=192, fast=72),  # centre crop of each held-out photo
+        "min_gain_db": Budget(full=0.8, fast=0.1),  # PSNR gain over bicubic the run must reach (measured: 1.6 / 0.34)
+    },
     "gan_objective_assignment": {  # solutions/02_gan_objective_assignment.ipynb, Exercise 4
         "steps": Budget(full=1500, fast=200),  # the student's training step on the 8-Gaussian mixture, batch 256
         "lr": Budget(full=1e-3, fast=2e-3),  # Adam, betas (0.5, 0.999), both players

@@ -52,6 +52,9 @@ ONE_MISTAKE = {
     "11_diffusion_assignment": ("return mean if t == 1 else mean + beta.sqrt() * noise",
                                 "return mean if t == 1 else mean + beta * noise",  # the variance where the std belongs
                                 "test_ddpm_step"),
+    "09_enhancement_assignment": ("return 10 * torch.log10(1 / mse)",
+                                  "return 20 * torch.log10(1 / mse)",  # 20 log10 belongs to the RMSE
+                                  "test_psnr"),
     "08_style_assignment": ("return F.mse_loss(model(noisy), noise)",
                             "return F.mse_loss(model(noisy), clean)",  # predicts the image, not the noise
                             "test_residual_denoiser_loss"),
