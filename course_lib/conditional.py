@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from .gan import generate, to_unit_range
 from .validate import check_choice, check_positive_int, check_tensor
 
-__all__ = ["GENERATOR_CONDITIONING", "DISCRIMINATOR_CONDITIONING", "one_hot_labels", "generator_input",
+__all__ = ["GENERATOR_CONDITIONING", "DISCRIMINATOR_CONDITIONING", "generator_input",
            "discriminator_input", "ConditionalGenerator", "ConditionalDiscriminator",
            "to_unit_range", "class_grid", "generate_digit", "per_class_accuracy",
            "per_class_fid"]
@@ -50,12 +50,6 @@ def _check_labels(labels: torch.Tensor, num_classes: int, batch: int | None = No
     if batch is not None and len(labels) != batch:
         raise ValueError(f"need one label per image: got {len(labels)} labels for a batch of {batch}")
     return labels
-
-
-def one_hot_labels(labels: torch.Tensor, num_classes: int = NUM_CLASSES) -> torch.Tensor:
-    """(N,) class indices -> (N, num_classes) float one-hot vectors."""
-    _check_labels(labels, num_classes)
-    return F.one_hot(labels, num_classes).float()
 
 
 def generator_input(z: torch.Tensor, labels: torch.Tensor, num_classes: int = NUM_CLASSES) -> torch.Tensor:

@@ -34,7 +34,7 @@ from .validate import check_choice, check_positive_int, check_tensor
 
 __all__ = [
     "LOSS_KINDS", "MLPGenerator", "MLPDiscriminator", "DCGANGenerator", "DCGANDiscriminator", "init_dcgan_weights",
-    "discriminator_loss", "generator_loss", "GANLosses", "adversarial_step", "gradient_penalty", "value_function", "to_unit_range",
+    "discriminator_loss", "generator_loss", "GANStep", "adversarial_step", "gradient_penalty", "value_function", "to_unit_range",
     "generate", "sample_latents", "eight_gaussians", "mixture_centers", "ModeCoverage", "mode_coverage",
     "gaussian_pdf", "optimal_discriminator", "js_divergence", "slerp", "interpolate_latents", "latent_at",
 ]
@@ -221,19 +221,20 @@ def generator_loss(fake_logits: torch.Tensor, kind: str = "non_saturating") -> t
     return -fake_logits.mean()
 
 
-class GANLosses(NamedTuple):
-    """What one ``adversarial_step`` returns, as detached tensors (no host sync): the two losses and the
-    discriminator's mean output D = sigmoid(l) on the real and on the fake batch."""
+class GANStep(NamedTuple):
+    """What ``adversarial_step`` returns, all detached (no host sync): the two losses, the discriminator's
+    mean output D = sigmoid(l) on the real and on the fake batch, and the fake batch itself."""
 
     d_loss: torch.Tensor
     g_loss: torch.Tensor
     d_real: torch.Tensor
     d_fake: torch.Tensor
+    fake: torch.Tensor
 
 
 def adversarial_step(generator: nn.Module, discriminator: nn.Module, g_optimizer, d_optimizer,
                      generator_inputs, real, fake_condition=(), *, fabric=None, kind: str = "non_saturating",
-                     d_weight: float = 1.0, g_extra_loss=None) -> GANLosses:
+                     d_weight: float = 1.0, g_extra_loss=None) -> GANStep:
     """One GAN update: a discriminator step, then a generator step (notebook 03, section 2).
 
         fake = G(*generator_inputs)
@@ -260,8 +261,8 @@ def adversarial_step(generator: nn.Module, discriminator: nn.Module, g_optimizer
     g_optimizer.zero_grad(set_to_none=True)
     backward(g_loss)
     g_optimizer.step()
-    return GANLosses(d_loss.detach(), g_loss.detach(), torch.sigmoid(real_logits.detach()).mean(),
-                     torch.sigmoid(fake_logits.detach()).mean())
+    return GANStep(d_loss.detach(), g_loss.detach(), torch.sigmoid(real_logits.detach()).mean(),
+                   torch.sigmoid(fake_logits.detach()).mean(), fake.detach())
 
 
 def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,

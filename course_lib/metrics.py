@@ -91,6 +91,24 @@ def class_histogram(images: torch.Tensor, network: DigitClassifier | None = None
     return torch.bincount(predicted, minlength=10).float() / len(predicted)
 
 
+def sample_report(samples: torch.Tensor, network: DigitClassifier | None = None,
+                  heldout: torch.Tensor | None = None) -> dict:
+    """How generated digits (N, 1, 28, 28) in [0, 1] score, the columns of notebook 10's table.
+
+    confident: share the evaluation network classifies with confidence >= 0.9 (notebook 03, section 5);
+    classes_covered: classes that get at least 5 % of the samples; histogram_entropy: entropy of the
+    class histogram divided by log 10 (1: every class equally often); fid: classifier FID (Eq. 3.7)
+    against the real ``heldout`` digits, when they are given.
+    """
+    predicted, confidence = digit_predictions(samples, network)
+    histogram = torch.bincount(predicted, minlength=10).float() / len(predicted)
+    report = {"fid": classifier_fid(heldout, samples, network)} if heldout is not None else {}
+    return report | {"confident": (confidence >= 0.9).float().mean().item(),
+                     "classes_covered": int((histogram >= 0.05).sum()),
+                     "histogram_entropy": float(-(histogram.clamp_min(1e-12).log() * histogram).sum()
+                                                / torch.log(torch.tensor(10.0)))}
+
+
 def _check_network(network) -> None:
     if network is not None and not isinstance(network, DigitClassifier):
         raise TypeError(f"network must be the course's DigitClassifier (or None for the evaluation network), "

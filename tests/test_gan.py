@@ -177,7 +177,7 @@ def test_the_generator_step_scores_the_fakes_with_the_freshly_updated_discrimina
         assert losses.g_loss == gan.generator_loss(discriminator(fake))
         assert losses.g_loss != gan.generator_loss(d_before(fake))
         assert losses.d_real == torch.sigmoid(d_before(real)).mean()
-    assert all(not value.requires_grad for value in losses)
+    assert torch.equal(losses.fake, fake) and all(not value.requires_grad for value in losses)
 
 
 def _hand_written_step(G, D, opt_g, opt_d, z, real, fabric):     # notebook 03's loop before adversarial_step
