@@ -249,7 +249,8 @@ def adversarial_step(generator: nn.Module, discriminator: nn.Module, g_optimizer
     """
     backward = fabric.backward if fabric is not None else torch.Tensor.backward
     real = real if isinstance(real, tuple) else (real,)
-    fake = generator(*(generator_inputs if isinstance(generator_inputs, tuple) else (generator_inputs,)))
+    generator_inputs = generator_inputs if isinstance(generator_inputs, tuple) else (generator_inputs,)
+    fake = generator(*generator_inputs)
     real_logits, fake_logits = discriminator(*real), discriminator(fake.detach(), *fake_condition)
     d_loss = d_weight * discriminator_loss(real_logits, fake_logits, kind)
     d_optimizer.zero_grad(set_to_none=True)
