@@ -50,7 +50,9 @@ def _supervised(name, fabric, model, make_batch, loss_of, steps, lr=1e-3):
     return _row(name, losses, started, steps, len(batch[0]), supervised=steps >= 20)
 
 
-def _adversarial(name, fabric, generator, discriminator, make_batch, d_loss_of, g_loss_of, steps):
+def _adversarial(name, fabric, generator, discriminator, step_inputs, steps, batch_size):
+    """``steps`` calls of the course's ``adversarial_step``; ``step_inputs(G)`` gives its batch arguments."""
+    from course_lib.gan import adversarial_step
     from course_lib.training import setup_model
 
     optimizer_g = torch.optim.Adam(generator.parameters(), 2e-4, betas=(0.5, 0.999))
@@ -62,18 +64,11 @@ def _adversarial(name, fabric, generator, discriminator, make_batch, d_loss_of, 
         if step == 2:
             _synchronize(fabric.device)
             started = time.perf_counter()
-        batch = make_batch()
-        d_loss = d_loss_of(generator, discriminator, batch)
-        optimizer_d.zero_grad(set_to_none=True)
-        fabric.backward(d_loss)
-        optimizer_d.step()
-        g_loss = g_loss_of(generator, discriminator, batch)
-        optimizer_g.zero_grad(set_to_none=True)
-        fabric.backward(g_loss)
-        optimizer_g.step()
-        losses.append(d_loss.item() + g_loss.item())
+        result = adversarial_step(generator, discriminator, optimizer_g, optimizer_d, fabric=fabric,
+                                  **step_inputs(generator))
+        losses.append(result.d_loss + result.g_loss)     # a tensor: no host sync inside the timed loop
     _synchronize(fabric.device)
-    return _row(name, losses, started, steps, len(batch[0]), supervised=False)
+    return _row(name, torch.stack(losses).float().tolist(), started, steps, batch_size, supervised=False)
 
 
 def _row(name, losses, started, steps, batch_size, supervised):
@@ -111,23 +106,28 @@ def run(steps: int, batch_size: int) -> tuple[list[dict], dict]:
                             lambda m, b: vae.vae_loss(m, b)[0], steps))
     rows.append(_supervised("conv VAE", fabric, vae.make_vae("conv"), lambda: pick(digits),
                             lambda m, b: vae.vae_loss(m, b)[0], steps))
-    dcgan_g, dcgan_d = gan.DCGANGenerator(), gan.DCGANDiscriminator()
-    rows.append(_adversarial(
-        "DCGAN", fabric, dcgan_g, dcgan_d, lambda: pick(digits * 2 - 1),
-        lambda g, d, b: gan.discriminator_loss(d(b[0]), d(g(latents(len(b[0]), g.latent_dim)).detach())),
-        lambda g, d, b: gan.generator_loss(d(g(latents(len(b[0]), g.latent_dim)))), steps))
-    cgan_g, cgan_d = conditional.ConditionalGenerator(), conditional.ConditionalDiscriminator()
-    rows.append(_adversarial(
-        "conditional GAN", fabric, cgan_g, cgan_d, lambda: pick(digits * 2 - 1, labels),
-        lambda g, d, b: gan.discriminator_loss(
-            d(b[0], b[1]), d(g(latents(len(b[0]), g.z_dim), b[1]).detach(), b[1])),
-        lambda g, d, b: gan.generator_loss(d(g(latents(len(b[0]), g.z_dim), b[1]), b[1])), steps))
+
+    def dcgan_inputs(g):
+        real, = pick(digits * 2 - 1)
+        return dict(generator_inputs=latents(len(real), g.latent_dim), real=real)
+
+    def cgan_inputs(g):
+        real, y = pick(digits * 2 - 1, labels)
+        return dict(generator_inputs=(latents(len(real), g.z_dim), y), real=(real, y), fake_condition=(y,))
+
     edges, _ = pix2pix.edge_pairs(digits)
-    rows.append(_adversarial(
-        "pix2pix (edges->digits)", fabric, pix2pix.UNet(), pix2pix.PatchDiscriminator(),
-        lambda: pick(edges * 2 - 1, digits * 2 - 1),
-        lambda g, d, b: pix2pix.pix2pix_discriminator_loss(d, b[0], g(b[0]), b[1]),
-        lambda g, d, b: pix2pix.pix2pix_generator_loss(d, b[0], g(b[0]), b[1]), steps))
+
+    def pix2pix_inputs(g):
+        x, y = pick(edges * 2 - 1, digits * 2 - 1)
+        return dict(generator_inputs=x, real=(y, x), fake_condition=(x,), d_weight=0.5,
+                    g_extra_loss=lambda fake: 100.0 * (fake - y).abs().mean())
+
+    rows.append(_adversarial("DCGAN", fabric, gan.DCGANGenerator(), gan.DCGANDiscriminator(), dcgan_inputs, steps,
+                             batch_size))
+    rows.append(_adversarial("conditional GAN", fabric, conditional.ConditionalGenerator(),
+                             conditional.ConditionalDiscriminator(), cgan_inputs, steps, batch_size))
+    rows.append(_adversarial("pix2pix (edges->digits)", fabric, pix2pix.UNet(), pix2pix.PatchDiscriminator(),
+                             pix2pix_inputs, steps, batch_size))
     sigma = 25 / 255
     rows.append(_supervised("residual denoiser", fabric, enhance.ResidualDenoiser(), lambda: pick(patches),
                             lambda m, b: enhance.residual_denoiser_loss(m, b[0], sigma * torch.randn_like(b[0])),

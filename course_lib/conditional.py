@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from .gan import generate, to_unit_range
 from .validate import check_choice, check_positive_int, check_tensor
 
-__all__ = ["GENERATOR_CONDITIONING", "DISCRIMINATOR_CONDITIONING", "one_hot_labels", "generator_input",
+__all__ = ["GENERATOR_CONDITIONING", "DISCRIMINATOR_CONDITIONING", "generator_input",
            "discriminator_input", "ConditionalGenerator", "ConditionalDiscriminator",
            "to_unit_range", "class_grid", "generate_digit", "per_class_accuracy",
            "per_class_fid"]
@@ -52,25 +52,27 @@ def _check_labels(labels: torch.Tensor, num_classes: int, batch: int | None = No
     return labels
 
 
-def one_hot_labels(labels: torch.Tensor, num_classes: int = NUM_CLASSES) -> torch.Tensor:
-    """(N,) class indices -> (N, num_classes) float one-hot vectors."""
-    _check_labels(labels, num_classes)
-    return F.one_hot(labels, num_classes).float()
-
-
 def generator_input(z: torch.Tensor, labels: torch.Tensor, num_classes: int = NUM_CLASSES) -> torch.Tensor:
     """Eq. (6.3): the generator's input [z, onehot(y)], shape (N, z_dim + num_classes)."""
     check_tensor(z, "z", ndim=2, floating=True)
     _check_labels(labels, num_classes, len(z))
-    return torch.cat([z, one_hot_labels(labels, num_classes).to(z)], dim=1)
+    return _append_one_hot(z, labels, num_classes)
 
 
 def discriminator_input(images: torch.Tensor, labels: torch.Tensor, num_classes: int = NUM_CLASSES) -> torch.Tensor:
     """Eq. (6.5): images (N, C, H, W) with the one-hot label appended as num_classes constant planes."""
     check_tensor(images, "images", ndim=4, floating=True)
     _check_labels(labels, num_classes, len(images))
+    return _append_label_planes(images, labels, num_classes)
+
+
+def _append_one_hot(z, labels, num_classes):
+    return torch.cat([z, F.one_hot(labels, num_classes).to(z)], dim=1)
+
+
+def _append_label_planes(images, labels, num_classes):
     n, _, h, w = images.shape
-    planes = one_hot_labels(labels, num_classes).to(images)[:, :, None, None].expand(n, num_classes, h, w)
+    planes = F.one_hot(labels, num_classes).to(images)[:, :, None, None].expand(n, num_classes, h, w)
     return torch.cat([images, planes], dim=1)
 
 
@@ -102,16 +104,12 @@ class ConditionalGenerator(nn.Module):
     def condition(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """The vector fed to the first layer: [z, onehot(y)], [z, e(y)] or z."""
         if self.conditioning == "onehot":
-            return generator_input(z, labels, self.num_classes)
-        _check_labels(labels, self.num_classes, len(z))
+            return _append_one_hot(z, labels, self.num_classes)                  # Eq. (6.3)
         if self.conditioning == "embedding":
             return torch.cat([z, self.embedding(labels)], dim=1)
         return z
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        check_tensor(z, "z", ndim=2, floating=True)
-        if z.shape[1] != self.z_dim:
-            raise ValueError(f"z must have shape (N, {self.z_dim}), got {tuple(z.shape)}")
         hidden = self.project(self.condition(z, labels))
         return self.upsample(hidden.view(len(z), 2 * self.width, 7, 7))
 
@@ -142,10 +140,8 @@ class ConditionalDiscriminator(nn.Module):
             nn.init.normal_(self.embedding.weight, std=0.02)
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        check_tensor(images, "images", ndim=4, floating=True)
-        _check_labels(labels, self.num_classes, len(images))
         if self.conditioning == "concat":
-            images = discriminator_input(images, labels, self.num_classes)
+            images = _append_label_planes(images, labels, self.num_classes)     # Eq. (6.5)
         phi = self.features(images)
         logits = self.score(phi).squeeze(1)
         if self.conditioning == "projection":

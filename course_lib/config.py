@@ -162,6 +162,10 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "steps": Budget(full=1200, fast=60),
         "batch_size": Budget(full=32, fast=32),
         "lr": Budget(full=1e-3, fast=1e-3),
+        "train_digits": Budget(full=4000, fast=1000),  # edges->digits training pairs
+        "test_digits": Budget(full=500, fast=200),
+        "train_patches": Budget(full=3000, fast=800),  # grey->colour 32 px photo patches
+        "test_patches": Budget(full=300, fast=100),
     },
     "style": {  # notebooks/08_style_transfer.ipynb
         "steps": Budget(full=200, fast=12),  # Adam steps on the pixels (L-BFGS gets a third of them)
@@ -216,6 +220,8 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "stability_steps": Budget(full=800, fast=30),  # steps of each of those trainings
         "iw_samples": Budget(full=200, fast=20),  # k of the importance-weighted likelihood
         "iw_digits": Budget(full=500, fast=100),
+        "vae_lr": Budget(full=1e-3, fast=1e-3),  # Adam, the MLP VAE of the stability study
+        "vae_batch_size": Budget(full=128, fast=128),
     },
     "enhancement_assignment": {  # solutions/09_enhancement_assignment.ipynb, Exercise 4
         "steps": Budget(full=300, fast=40),  # the student's SuperResolver x2 (width 32, depth 4), batch 32, Adam 2e-3

@@ -10,9 +10,10 @@ is written with ``softplus`` (``-log sigmoid(l) = softplus(-l)``,
 Models
     ``MLPGenerator`` / ``MLPDiscriminator``: for 1-D and 2-D toy data (notebook 02).
     ``DCGANGenerator`` / ``DCGANDiscriminator``: 28x28 digits, tanh output in [-1, 1].
-Losses
+Losses and the update
     ``discriminator_loss`` and ``generator_loss`` with ``kind`` in ``LOSS_KINDS``,
-    ``gradient_penalty`` (WGAN-GP), ``value_function`` V(D, G).
+    ``gradient_penalty`` (WGAN-GP), ``value_function`` V(D, G);
+    ``adversarial_step``: one D step and one G step, the update every GAN of the course trains with.
 Toy data and measures
     ``eight_gaussians``, ``mode_coverage``, ``optimal_discriminator``, ``js_divergence``.
 Latent space
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -32,7 +34,7 @@ from .validate import check_choice, check_positive_int, check_tensor
 
 __all__ = [
     "LOSS_KINDS", "MLPGenerator", "MLPDiscriminator", "DCGANGenerator", "DCGANDiscriminator", "init_dcgan_weights",
-    "discriminator_loss", "generator_loss", "gradient_penalty", "value_function", "to_unit_range",
+    "discriminator_loss", "generator_loss", "GANStep", "adversarial_step", "gradient_penalty", "value_function", "to_unit_range",
     "generate", "sample_latents", "eight_gaussians", "mixture_centers", "ModeCoverage", "mode_coverage",
     "gaussian_pdf", "optimal_discriminator", "js_divergence", "slerp", "interpolate_latents", "latent_at",
 ]
@@ -59,24 +61,18 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    """x (N, data_dim) -> one logit per example, shape (N,). ``pack`` > 1 is PacGAN:
-    the discriminator judges ``pack`` examples at once (input N = pack * M -> M logits)."""
+    """x (N, data_dim) -> one logit per example, shape (N,)."""
 
-    def __init__(self, data_dim: int = 2, hidden: int = 128, depth: int = 3, pack: int = 1):
+    def __init__(self, data_dim: int = 2, hidden: int = 128, depth: int = 3):
         super().__init__()
-        check_positive_int(pack, "pack")
-        layers, width = [], data_dim * pack
+        layers, width = [], data_dim
         for _ in range(depth):
             layers += [nn.Linear(width, hidden), nn.LeakyReLU(0.2)]
             width = hidden
         self.net = nn.Sequential(*layers, nn.Linear(width, 1))
-        self.data_dim, self.pack = data_dim, pack
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[0] % self.pack:
-            raise ValueError(f"a PacGAN discriminator with pack={self.pack} needs a batch size divisible by "
-                             f"{self.pack}, got {x.shape[0]}")
-        return self.net(x.reshape(x.shape[0] // self.pack, -1)).squeeze(1)
+        return self.net(x).squeeze(1)
 
 
 class DCGANGenerator(nn.Module):
@@ -105,9 +101,6 @@ class DCGANGenerator(nn.Module):
         self.config = {"latent_dim": latent_dim, "width": width}
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        check_tensor(z, "z", ndim=2, floating=True)
-        if z.shape[1] != self.latent_dim:
-            raise ValueError(f"z must have shape (N, {self.latent_dim}), got {tuple(z.shape)}")
         return self.upsample(self.project(z).view(len(z), 4 * self.width, 7, 7))
 
 
@@ -136,9 +129,6 @@ class DCGANDiscriminator(nn.Module):
         self.config = {"width": width, "batch_norm": batch_norm}
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        check_tensor(images, "images", ndim=4, floating=True)
-        if tuple(images.shape[1:]) != (1, 28, 28):
-            raise ValueError(f"images must have shape (N, 1, 28, 28), got {tuple(images.shape)}")
         return self.net(images).squeeze(1)
 
 
@@ -229,6 +219,51 @@ def generator_loss(fake_logits: torch.Tensor, kind: str = "non_saturating") -> t
     if kind == "non_saturating":
         return F.softplus(-fake_logits).mean()
     return -fake_logits.mean()
+
+
+class GANStep(NamedTuple):
+    """What ``adversarial_step`` returns, all detached (no host sync): the two losses, the discriminator's
+    mean output D = sigmoid(l) on the real and on the fake batch, and the fake batch itself."""
+
+    d_loss: torch.Tensor
+    g_loss: torch.Tensor
+    d_real: torch.Tensor
+    d_fake: torch.Tensor
+    fake: torch.Tensor
+
+
+def adversarial_step(generator: nn.Module, discriminator: nn.Module, g_optimizer, d_optimizer,
+                     generator_inputs, real, fake_condition=(), *, fabric=None, kind: str = "non_saturating",
+                     d_weight: float = 1.0, g_extra_loss=None) -> GANStep:
+    """One GAN update: a discriminator step, then a generator step (notebook 03, section 2).
+
+        fake = G(*generator_inputs)
+        D step: minimise  d_weight * L_D(D(*real), D(fake.detach(), *fake_condition))   (Eq. 3.2a = 2.6)
+        G step: minimise  L_G(D(fake, *fake_condition)) [+ g_extra_loss(fake)]           (Eq. 3.2b = 2.5)
+
+    ``real`` is D's input for the real batch: a tensor, or a tuple such as (images, labels) for a
+    conditional D (notebook 06) or (target, input) for pix2pix's pair D (notebook 07, which also
+    passes d_weight=0.5 and g_extra_loss = lambda * L1, Eq. 7.3). The fake is detached in the D step,
+    so D's loss sends no gradient into G; the G step scores the same fake with the just-updated D.
+    ``fabric.backward`` applies fp16 loss scaling (plain ``backward()`` without a fabric).
+    """
+    backward = fabric.backward if fabric is not None else torch.Tensor.backward
+    real = real if isinstance(real, tuple) else (real,)
+    generator_inputs = generator_inputs if isinstance(generator_inputs, tuple) else (generator_inputs,)
+    fake = generator(*generator_inputs)
+    real_logits, fake_logits = discriminator(*real), discriminator(fake.detach(), *fake_condition)
+    d_loss = d_weight * discriminator_loss(real_logits, fake_logits, kind)
+    d_optimizer.zero_grad(set_to_none=True)
+    backward(d_loss)
+    d_optimizer.step()
+    g_loss = generator_loss(discriminator(fake, *fake_condition), kind)
+    if g_extra_loss is not None:
+        g_loss = g_loss + g_extra_loss(fake)
+    g_optimizer.zero_grad(set_to_none=True)
+    backward(g_loss)
+    g_optimizer.step()
+    return GANStep(d_loss.detach(), g_loss.detach(), torch.sigmoid(real_logits.detach()).mean(),
+                   torch.sigmoid(fake_logits.detach()).mean(), fake.detach())
 
 
 def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
@@ -363,8 +398,7 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: float) -> torch.Tensor:
 
 def latent_at(z0: torch.Tensor, z1: torch.Tensor, t: float, method: str = "slerp") -> torch.Tensor:
     """The latent vector at position t in [0, 1] between z0 and z1: the slider callback of notebook 03."""
-    if method not in INTERPOLATIONS:
-        raise ValueError(f"unknown interpolation {method!r}; valid choices: {', '.join(map(repr, INTERPOLATIONS))}")
+    check_choice(method, INTERPOLATIONS, "interpolation")
     if method == "slerp":
         return slerp(z0, z1, t)
     if not 0.0 <= float(t) <= 1.0:

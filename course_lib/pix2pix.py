@@ -23,7 +23,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from .gan import discriminator_loss, generator_loss
-from .validate import check_images, check_positive_int, check_tensor
+from .validate import check_images, check_positive_int
 
 __all__ = ["UNet", "PatchDiscriminator", "receptive_field", "conv_layers", "numerical_receptive_field",
            "pix2pix_generator_loss", "pix2pix_discriminator_loss", "sobel_edges", "edge_pairs",
@@ -59,7 +59,7 @@ class UNet(nn.Module):
         for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("width", width),
                             ("depth", depth)):
             check_positive_int(value, name)
-        self.depth, self.skips, self.in_channels = depth, skips, in_channels
+        self.depth, self.skips = depth, skips
         self.config = {"in_channels": in_channels, "out_channels": out_channels, "width": width, "depth": depth,
                        "skips": skips}
         channels = [width * 2 ** i for i in range(depth + 1)]          # resolution level i has channels[i]
@@ -71,11 +71,6 @@ class UNet(nn.Module):
         self.head = nn.Sequential(nn.Conv2d(channels[0] * factor, out_channels, 3, padding=1), nn.Sigmoid())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_tensor(x, "input", ndim=4, floating=True)
-        multiple = 2 ** self.depth
-        if x.shape[1] != self.in_channels or x.shape[-1] % multiple or x.shape[-2] % multiple:
-            raise ValueError(f"input must be (N, {self.in_channels}, H, W) with H, W divisible by {multiple}, "
-                             f"got {tuple(x.shape)}")
         features = [self.stem(x)]
         for layer in self.down:
             features.append(layer(features[-1]))
@@ -91,7 +86,7 @@ class UNet(nn.Module):
 class PatchDiscriminator(nn.Module):
     """PatchGAN (Isola et al. 2017): a fully convolutional D that outputs one logit per patch.
 
-    input: the pair [x, y] stacked on channels. n_down x conv(4, 2, 1), then conv(4, 1, 1)
+    input: the pair [x, y] stacked on channels, ``D(pair)``, or ``D(y, x)``, which stacks it. n_down x conv(4, 2, 1), then conv(4, 1, 1)
     twice; each output logit sees only a receptive_field(...) x receptive_field(...) input
     patch (Eq. 7.4), so D can only judge local texture and sharpness.
     """
@@ -109,13 +104,9 @@ class PatchDiscriminator(nn.Module):
         layers += [nn.Conv2d(cin, 2 * cin, 4, 1, 1), nn.BatchNorm2d(2 * cin), nn.LeakyReLU(0.2),
                    nn.Conv2d(2 * cin, 1, 4, 1, 1)]
         self.net = nn.Sequential(*layers)
-        self.in_channels = in_channels
 
-    def forward(self, pair: torch.Tensor) -> torch.Tensor:
-        check_tensor(pair, "pair", ndim=4, floating=True)
-        if pair.shape[1] != self.in_channels:
-            raise ValueError(f"the discriminator expects the pair [input, output] stacked on channels: "
-                             f"{self.in_channels} channels, got {pair.shape[1]} (shape {tuple(pair.shape)})")
+    def forward(self, output: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        pair = output if condition is None else torch.cat([condition, output], dim=1)
         return self.net(pair)
 
 

@@ -1,4 +1,5 @@
 """Specifications of course_lib.gan and course_lib.checks.gan."""
+import copy
 import math
 
 import numpy as np
@@ -25,13 +26,6 @@ def test_dcgan_discriminator_gives_one_logit_per_image():
         assert discriminator(torch.rand(3, 1, 28, 28) * 2 - 1).shape == (3,)
 
 
-def test_dcgan_models_reject_wrong_shapes_with_clear_messages():
-    with pytest.raises(ValueError, match=r"z must have shape \(N, 16\)"):
-        gan.DCGANGenerator(latent_dim=16, width=8)(torch.randn(2, 10))
-    with pytest.raises(ValueError, match=r"\(N, 1, 28, 28\)"):
-        gan.DCGANDiscriminator(width=8)(torch.randn(2, 1, 32, 32))
-
-
 def test_generate_samples_in_eval_mode_in_batches_and_leaves_the_mode_as_it_was():
     generator = gan.DCGANGenerator(latent_dim=16, width=8).train()
     z = torch.randn(7, 16)
@@ -54,13 +48,6 @@ def test_generate_passes_class_labels_to_a_conditional_generator_batch_by_batch(
     assert torch.allclose(gan.generate(generator, z, labels, batch_size=2), one_pass, atol=1e-6)
     with pytest.raises(ValueError, match="one class per latent: 4 labels for 5 latents"):
         gan.generate(generator, z, labels[:4])
-
-
-def test_mlp_discriminator_packs_examples_for_pacgan():
-    discriminator = gan.MLPDiscriminator(data_dim=2, hidden=8, pack=2)
-    assert discriminator(torch.randn(6, 2)).shape == (3,)
-    with pytest.raises(ValueError, match="divisible by 2"):
-        discriminator(torch.randn(5, 2))
 
 
 def test_dcgan_init_sets_small_normal_weights():
@@ -142,6 +129,122 @@ def test_a_few_discriminator_steps_lower_its_loss_on_a_tiny_batch():
         loss.backward()
         optimizer.step()
     assert loss.item() < 0.5 * first
+
+
+# --------------------------------------------------------------------------- one adversarial step
+class _Spy:
+    """Wraps an optimizer; counts its calls and records, at each step(), which models hold gradients."""
+
+    def __init__(self, optimizer, watched):
+        self.optimizer, self.watched, self.calls, self.had_grad = optimizer, watched, [], []
+
+    def zero_grad(self, set_to_none=True):
+        self.calls.append("zero_grad")
+        self.optimizer.zero_grad(set_to_none=set_to_none)
+
+    def step(self):
+        self.calls.append("step")
+        self.had_grad.append({name: any(p.grad is not None for p in model.parameters())
+                              for name, model in self.watched.items()})
+        self.optimizer.step()
+
+
+def _toy_gan(seed=0):
+    torch.manual_seed(seed)
+    generator, discriminator = gan.MLPGenerator(2, 2, 8, 2), gan.MLPDiscriminator(2, 8, 2)
+    return generator, discriminator, torch.optim.SGD(generator.parameters(), 0.1), \
+        torch.optim.SGD(discriminator.parameters(), 0.1)
+
+
+def test_adversarial_step_updates_d_on_detached_fakes_then_g_each_once():
+    generator, discriminator, opt_g, opt_d = _toy_gan()
+    models = {"G": generator, "D": discriminator}
+    spy_g, spy_d = _Spy(opt_g, models), _Spy(opt_d, models)
+    gan.adversarial_step(generator, discriminator, spy_g, spy_d, torch.randn(16, 2), torch.randn(16, 2))
+    assert spy_d.calls == spy_g.calls == ["zero_grad", "step"]
+    assert spy_d.had_grad == [{"G": False, "D": True}], "the D step must not send gradients into G (detach)"
+    assert spy_g.had_grad[0]["G"], "the G step learns through D"
+
+
+def test_the_generator_step_scores_the_fakes_with_the_freshly_updated_discriminator():
+    generator, discriminator, opt_g, opt_d = _toy_gan()
+    z, real = torch.randn(16, 2), torch.randn(16, 2) + 1
+    with torch.no_grad():
+        fake, d_before = generator(z), copy.deepcopy(discriminator)
+    losses = gan.adversarial_step(generator, discriminator, opt_g, opt_d, z, real)
+    with torch.no_grad():
+        assert losses.d_loss == gan.discriminator_loss(d_before(real), d_before(fake))
+        assert losses.g_loss == gan.generator_loss(discriminator(fake))
+        assert losses.g_loss != gan.generator_loss(d_before(fake))
+        assert losses.d_real == torch.sigmoid(d_before(real)).mean()
+    assert torch.equal(losses.fake, fake) and all(not value.requires_grad for value in losses)
+
+
+def _hand_written_step(G, D, opt_g, opt_d, z, real, fabric):     # notebook 03's loop before adversarial_step
+    fake = G(z)
+    real_logits, fake_logits = D(real), D(fake.detach())
+    d_loss = gan.discriminator_loss(real_logits, fake_logits, "non_saturating")
+    opt_d.zero_grad(set_to_none=True)
+    fabric.backward(d_loss)
+    opt_d.step()
+    g_loss = gan.generator_loss(D(fake), "non_saturating")
+    opt_g.zero_grad(set_to_none=True)
+    fabric.backward(g_loss)
+    opt_g.step()
+    return d_loss, g_loss
+
+
+def test_adversarial_step_equals_the_hand_written_dcgan_step_bit_for_bit():
+    from course_lib.training import make_fabric, setup_model
+
+    fabric = make_fabric("cpu")
+    runs = []
+    for step_fn in (_hand_written_step, None):
+        torch.manual_seed(0)
+        G, D = gan.DCGANGenerator(latent_dim=8, width=4), gan.DCGANDiscriminator(width=4)
+        G, opt_g = setup_model(fabric, G, torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999)))
+        D, opt_d = setup_model(fabric, D, torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999)))
+        losses = []
+        for _ in range(3):
+            z, real = torch.randn(6, 8), torch.rand(6, 1, 28, 28) * 2 - 1
+            if step_fn is not None:
+                losses.append(step_fn(G, D, opt_g, opt_d, z, real, fabric))
+            else:
+                losses.append(gan.adversarial_step(G, D, opt_g, opt_d, z, real, fabric=fabric)[:2])
+        runs.append((losses, [p.detach().clone() for p in (*G.parameters(), *D.parameters())]))
+    (hand_losses, hand_weights), (step_losses, step_weights) = runs
+    assert all(torch.equal(a, b) for pair_a, pair_b in zip(hand_losses, step_losses) for a, b in zip(pair_a, pair_b))
+    assert all(torch.equal(a, b) for a, b in zip(hand_weights, step_weights))
+
+
+def test_a_conditional_step_gives_d_the_labels_of_real_and_fake():
+    from course_lib.conditional import ConditionalDiscriminator, ConditionalGenerator
+
+    torch.manual_seed(0)
+    G, D = ConditionalGenerator(z_dim=4, width=4, conditioning="embedding"), ConditionalDiscriminator(4, "projection")
+    real, real_y, z, fake_y = torch.rand(6, 1, 28, 28), torch.arange(6), torch.randn(6, 4), torch.arange(6).flip(0)
+    with torch.no_grad():
+        d_before, fake = copy.deepcopy(D), G(z, fake_y)
+    losses = gan.adversarial_step(G, D, torch.optim.SGD(G.parameters(), 0.1), torch.optim.SGD(D.parameters(), 0.1),
+                                  (z, fake_y), (real, real_y), (fake_y,))
+    with torch.no_grad():
+        assert torch.allclose(losses.d_loss, gan.discriminator_loss(d_before(real, real_y), d_before(fake, fake_y)))
+
+
+def test_a_pix2pix_step_halves_d_loss_and_adds_lambda_l1_to_g_loss():
+    from course_lib.pix2pix import PatchDiscriminator, UNet, pix2pix_discriminator_loss, pix2pix_generator_loss
+
+    torch.manual_seed(0)
+    G, D = UNet(1, 1, width=4, depth=1), PatchDiscriminator(2, width=4)
+    x, y = torch.rand(4, 1, 16, 16), torch.rand(4, 1, 16, 16)
+    with torch.no_grad():
+        d_before, fake = copy.deepcopy(D), G(x)
+    losses = gan.adversarial_step(G, D, torch.optim.SGD(G.parameters(), 0.1), torch.optim.SGD(D.parameters(), 0.1),
+                                  x, (y, x), (x,), d_weight=0.5, g_extra_loss=lambda out: 100 * (out - y).abs().mean())
+    with torch.no_grad():
+        assert losses.d_loss == pix2pix_discriminator_loss(d_before, x, fake, y)
+        assert losses.g_loss == pix2pix_generator_loss(D, x, fake, y, l1_weight=100)
+        assert losses.g_loss > 100 * (fake - y).abs().mean()          # the L1 term plus a positive softplus
 
 
 # --------------------------------------------------------------------------- toy data and measures

@@ -37,6 +37,16 @@ def test_a_collapsed_generator_is_visible_in_the_histogram_and_fid(evaluation_ne
         reference, mixed, evaluation_network)
 
 
+def test_sample_report_scores_a_collapsed_and_a_healthy_sample_set(evaluation_network, digits):
+    images, labels = digits
+    ones, mixed, heldout = images[labels == 1][:300], images[:300], images[300:900]
+    collapsed = metrics.sample_report(ones, evaluation_network)
+    healthy = metrics.sample_report(mixed, evaluation_network, heldout)
+    assert "fid" not in collapsed and collapsed["classes_covered"] == 1 and collapsed["histogram_entropy"] < 0.3
+    assert healthy["classes_covered"] == 10 and healthy["histogram_entropy"] > 0.9 and healthy["confident"] > 0.8
+    assert healthy["fid"] == metrics.classifier_fid(heldout, mixed, evaluation_network)
+
+
 def test_kid_is_near_zero_for_the_same_distribution(evaluation_network, digits):
     mean, std = metrics.classifier_kid(digits[0][:400], digits[0][400:800], evaluation_network, subset_size=100)
     far, _ = metrics.classifier_kid(digits[0][:400], torch.rand(400, 1, 28, 28), evaluation_network, subset_size=100)

@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+"""Write the code cells of every notebook to one .py file per notebook, for tools that read source.
+
+    python scripts/notebook_code.py OUTPUT_DIR [NOTEBOOK_DIR]
+    duplicates --repo OUTPUT_DIR --most 40      # repeated blocks across notebooks
+
+Each cell is preceded by a ``# cell N`` comment; IPython magics and shell lines (``%``, ``!``)
+become comments so the files stay valid Python.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def code_of(notebook: Path) -> str:
+    """The code cells of ``notebook`` as one Python source text."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    parts = []
+    for number, cell in enumerate(cells):
+        if cell["cell_type"] != "code":
+            continue
+        source = "".join(cell["source"])
+        lines = [f"# {line}" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
+        parts.append(f"# cell {number}\n" + "\n".join(lines) + "\n")
+    return "\n".join(parts)
+
+
+def main(argv: list[str]) -> int:
+    if not 1 <= len(argv) <= 2:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    output = Path(argv[0])
+    notebooks = Path(argv[1]) if len(argv) == 2 else Path(__file__).resolve().parents[1] / "notebooks"
+    output.mkdir(parents=True, exist_ok=True)
+    for notebook in sorted(notebooks.glob("*.ipynb")):
+        (output / f"{notebook.stem}.py").write_text(code_of(notebook), encoding="utf-8")
+    print(f"wrote {len(list(notebooks.glob('*.ipynb')))} files to {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
