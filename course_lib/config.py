@@ -229,6 +229,12 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "eval_crop": Budget(full=192, fast=72),  # centre crop of each held-out photo
         "min_gain_db": Budget(full=0.8, fast=0.1),  # PSNR gain over bicubic the run must reach (measured: 1.6 / 0.34)
     },
+    "iwae_assignment": {  # solutions/05_iwae_assignment.ipynb, Exercise 4
+        "steps": Budget(full=1200, fast=60),  # the MLP VAE (latent 20, hidden 400) trained on the student's L_5, batch 128
+        "k": Budget(full=5, fast=5),  # importance samples in the training bound
+        "test_digits": Budget(full=500, fast=200),
+        "max_nll": Budget(full=115.0, fast=200.0),  # test -L_100 (nats) the run must reach (measured: 107 / 183)
+    },
     "gan_objective_assignment": {  # solutions/02_gan_objective_assignment.ipynb, Exercise 4
         "steps": Budget(full=1500, fast=200),  # the student's training step on the 8-Gaussian mixture, batch 256
         "lr": Budget(full=1e-3, fast=2e-3),  # Adam, betas (0.5, 0.999), both players

@@ -46,6 +46,9 @@ ONE_MISTAKE = {
     "04_vae_assignment": ("return mu + torch.exp(0.5 * logvar) * eps",
                           "return mu + torch.exp(logvar) * eps",  # the variance where the std belongs
                           "test_reparameterize"),
+    "05_iwae_assignment": ("return -0.5 * (math.log(2 * math.pi) + logvar + (z - mu) ** 2 / logvar.exp()).sum(-1)",
+                           "return -0.5 * (logvar + (z - mu) ** 2 / logvar.exp()).sum(-1)",  # no constant: cancels in L_k
+                           "test_log_normal"),
     "06_conditional_assignment": ("fake_logits = discriminator(torch.cat([inputs, fake.detach()], dim=1))",
                                   "fake_logits = discriminator(torch.cat([inputs, fake], dim=1))",  # no detach
                                   "test_pix2pix_discriminator_loss"),
