@@ -1,0 +1,39 @@
+"""A generator notebook's fast-mode checks fail when its model learns nothing.
+
+CI runs the notebooks in fast mode, with budgets so small that the full-mode quality targets cannot hold; the
+fast-mode checks must still tell a model that trained from one that did not. Each generator notebook runs here in
+fast mode with every optimizer step switched off (the same as a learning rate of 0) and must stop at one of its
+own assertions. It runs in a scratch COURSE_HOME, so the untrained models it saves never reach other tests.
+"""
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+GENERATOR_NOTEBOOKS = ["02_gan_objective", "03_dcgan", "04_vae_elbo", "06_conditional_gan", "07_pix2pix",
+                       "11_diffusion", "12_flow_matching"]
+
+NOTHING_LEARNS = """\
+import os
+import torch
+os.environ["COURSE_HOME"] = {home!r}
+for optimizer in (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD):
+    optimizer.step = lambda self, closure=None: None  # a learning rate of 0: no parameter ever changes
+from course_lib import reference
+reference.adopt("evaluation_cnn")  # the judge is a trained network, as in a normal run
+"""
+
+
+@pytest.mark.parametrize("name", GENERATOR_NOTEBOOKS)
+def test_fast_mode_checks_fail_when_the_model_learns_nothing(name, tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_FAST", "1")
+    notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    notebook.cells.insert(0, nbformat.v4.new_code_cell(NOTHING_LEARNS.format(home=str(tmp_path))))
+    client = NotebookClient(notebook, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(NOTEBOOKS)}})
+    with pytest.raises(CellExecutionError) as stopped:
+        client.execute()
+    assert stopped.value.ename == "AssertionError", f"{name} stopped on {stopped.value.ename}, not on a check"
