@@ -12,7 +12,7 @@
   file its own loader refuses.
 * Every checkpoint carries a SHA-256 digest of its contents, so a file corrupted on
   disk (a flipped byte inside the weights) is an error, not silently wrong weights;
-  a version-2 file without its digest is refused too.
+  a file without its digest is refused too.
 * Loading checks every model and optimizer state against its target before it
   restores anything: a mismatch never leaves a half-restored model.
 * A model whose parameters became NaN/inf is never saved over a good checkpoint.
@@ -41,7 +41,7 @@ from torch import nn
 __all__ = ["CheckpointError", "ArchitectureMismatch", "save_checkpoint", "load_checkpoint", "load_state_dict_checked",
            "plain_data", "remove_stale_temporary_files", "rng_state", "set_rng_state"]
 
-FORMAT_VERSION = 2  # 2 added the "checksum" entry; version-1 files still load (unverified)
+FORMAT_VERSION = 2
 
 
 class CheckpointError(RuntimeError):
@@ -367,11 +367,10 @@ def load_checkpoint(path, models=None, optimizers=None, restore_rng: bool = Fals
         ) from error
     if not isinstance(checkpoint, dict) or "models" not in checkpoint:
         raise CheckpointError(f"{path} is not a course checkpoint (expected a dict with 'models')")
-    version = checkpoint.get("format_version", 1)
-    if isinstance(version, int) and version >= 2 and "checksum" not in checkpoint:
-        raise CheckpointError(f"{path} is corrupted or tampered with: a version-{version} checkpoint always carries "
-                              "a checksum and this one has none. Delete it and train again, or restore an earlier copy.")
-    if "checksum" in checkpoint and checkpoint["checksum"] != _digest(checkpoint):
+    if "checksum" not in checkpoint:
+        raise CheckpointError(f"{path} is corrupted or tampered with: a course checkpoint always carries a checksum "
+                              "and this one has none. Delete it and train again, or restore an earlier copy.")
+    if checkpoint["checksum"] != _digest(checkpoint):
         raise CheckpointError(
             f"{path} is corrupted: its contents do not match the checksum written when it was saved "
             "(damaged on disk or in transfer). Delete it and train again, or restore an earlier copy."

@@ -171,6 +171,7 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "steps": Budget(full=200, fast=12),  # Adam steps on the pixels (L-BFGS gets a third of them)
         "size": Budget(full=128, fast=48),  # image side in pixels (GPUs: 256-512)
         "tradeoff_steps": Budget(full=60, fast=20),  # steps per style weight in the trade-off sweep (fewer: no trade-off yet)
+        "tradeoff_weights": Budget(full=(1e1, 1e2, 1e3, 1e4), fast=(1e1, 1e4)),  # style weights of that sweep
     },
     "enhance": {  # notebooks/09_image_enhancement.ipynb
         "denoise_steps": Budget(full=4000, fast=50),  # grey 48 px patches, width 48, depth 8
@@ -179,6 +180,7 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "batch_size": Budget(full=16, fast=8),
         "patch_size": Budget(full=48, fast=36),  # a multiple of 2, 3 and 4 (denoiser, SR x3, colouriser)
         "eval_crop": Budget(full=192, fast=72),  # centre crop of each held-out photo
+        "sweep_sigmas": Budget(full=(15, 25, 40), fast=(25,)),  # noise levels (0-255) of the denoiser comparison
     },
     "diffusion": {  # notebooks/11_diffusion.ipynb (recipe: benchmarks/README.md, "Diffusion recipe")
         "steps": Budget(full=2900, fast=100),  # Adam steps of the v-prediction U-Net, batch 128 (an epoch is 31)

@@ -6,32 +6,32 @@
 * ``seed_everything()`` makes a run repeatable in one call.
 * ``environment_report()`` says what the notebook is running on.
 * ``fit()`` is the common one-optimizer loop with a ``tqdm.auto`` progress bar,
-  history, periodic samples and atomic checkpoints. GAN notebooks do not use it:
+  history, periodic evaluation and atomic checkpoints. GAN notebooks do not use it:
   they write their two-optimizer loop out by hand with the same pieces
   (``make_fabric``, ``progress``, ``History``, ``save_checkpoint``).
 """
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import platform
 import random
 import time
-import warnings
 from pathlib import Path
 from typing import Callable, Mapping
 
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import Dataset, default_collate
 
-from .checkpoints import CheckpointError, load_checkpoint, plain_data, save_checkpoint
+from .checkpoints import load_checkpoint, plain_data, save_checkpoint
 from .config import is_fast
+from .validate import check_choice, check_positive_int
 
 __all__ = ["make_fabric", "default_precision", "seed_everything", "environment_report", "progress",
-           "History", "TrainingDiverged", "check_finite", "fit", "DiscriminatorWinsWarning",
-           "warn_if_discriminator_wins", "setup_model", "to_device"]
+           "History", "TrainingDiverged", "check_finite", "fit", "setup_model", "to_device"]
 
 
 class TrainingDiverged(RuntimeError):
@@ -53,26 +53,20 @@ def _pick_accelerator() -> str:
     return "cpu"
 
 
-def make_fabric(accelerator: str = "auto", devices: int | str = 1, precision: str | None = None,
-                strategy: str = "auto", num_nodes: int = 1, launch: bool = True):
-    """A ready Lightning ``Fabric``: device and precision chosen for this machine.
+def make_fabric(accelerator: str = "auto", devices: int | str = 1, precision: str | None = None):
+    """A ready (launched) Lightning ``Fabric``: device and precision chosen for this machine.
 
-    ``COURSE_ACCELERATOR`` (cpu/cuda/mps) overrides the automatic choice. For DDP on
-    several GPUs pass ``devices=N`` (or run the script under ``fabric run``).
+    ``COURSE_ACCELERATOR`` (cpu/cuda/mps) overrides the automatic choice. ``devices=N`` runs
+    N processes with DDP (or run the script under ``fabric run``).
     """
     from lightning_fabric import Fabric
 
-    accelerator = os.environ.get("COURSE_ACCELERATOR", accelerator)
-    valid = ("auto", "cpu", "cuda", "gpu", "mps")
-    if accelerator not in valid:
-        raise ValueError(f"unknown accelerator {accelerator!r}; valid choices: {valid}")
+    accelerator = check_choice(os.environ.get("COURSE_ACCELERATOR", accelerator),
+                               ("auto", "cpu", "cuda", "gpu", "mps"), "accelerator")
     if accelerator == "auto":
         accelerator = _pick_accelerator()
-    precision = precision or default_precision(accelerator)
-    fabric = Fabric(accelerator=accelerator, devices=devices, precision=precision,
-                    strategy=strategy, num_nodes=num_nodes)
-    if launch:
-        fabric.launch()
+    fabric = Fabric(accelerator=accelerator, devices=devices, precision=precision or default_precision(accelerator))
+    fabric.launch()
     return fabric
 
 
@@ -98,7 +92,7 @@ def _threads_line() -> str:
     return f"{threads} (set by torch.set_num_threads)"  # the user's own choice wins
 
 
-def environment_report(print_it: bool = True) -> dict:
+def environment_report(verbose: bool = True) -> dict:
     """Versions, device, threads, data source and mode, as a dict (printed by default)."""
     from . import data
 
@@ -122,7 +116,7 @@ def environment_report(print_it: bool = True) -> dict:
         "mnist source": data.mnist_source(),
         "mode": "FAST (COURSE_FAST=1)" if is_fast() else "FULL",
     }
-    if print_it:
+    if verbose:
         for key, value in report.items():
             print(f"{key:>12}: {value}")
     return report
@@ -138,6 +132,8 @@ def progress(iterable=None, total=None, desc=None, **kwargs):
 
 class History:
     """Named series of (step, value) pairs: ``history.log(step, loss=..)``, ``history['loss']``."""
+
+    interrupted = False  # True when fit() was stopped by Ctrl-C
 
     def __init__(self, data: Mapping | None = None):
         self.data: dict[str, list[list[float]]] = {k: [list(p) for p in v] for k, v in (data or {}).items()}
@@ -192,112 +188,109 @@ def check_finite(value: torch.Tensor | float, name: str, step: int) -> None:
                                f"Usual causes: {USUAL_CAUSES}.")
 
 
-class DiscriminatorWinsWarning(UserWarning):
-    """A GAN's discriminator separates real from fake perfectly: the generator stops learning."""
+def _batches(dataset, batch_size: int, seed: int, step: int, fabric):
+    """Batches on the fabric's device from ``step`` on, epoch after epoch, forever.
 
-
-def warn_if_discriminator_wins(d_real_mean, d_fake_mean, step: int, tolerance: float = 0.02) -> bool:
-    """Warn (and return True) when D(real) > 1 - tolerance and D(fake) < tolerance.
-
-    ``d_real_mean`` / ``d_fake_mean`` are the discriminator's mean *probabilities* (after the
-    sigmoid) on a real and a fake batch: numbers or tensors (averaged here).
-    """
-    values = {}
-    for name, value in (("d_real_mean", d_real_mean), ("d_fake_mean", d_fake_mean)):
-        if isinstance(value, torch.Tensor):
-            if value.numel() == 0:
-                raise ValueError(f"{name} is an empty tensor")
-            value = value.detach().float().mean().item()
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"{name} must be a number or a tensor, got {type(value).__name__}")
-        if not 0.0 <= value <= 1.0:
-            raise ValueError(f"{name} must be a probability in [0, 1], got {value:.4g}; "
-                             "pass torch.sigmoid(logits).mean(), not the raw logits")
-        values[name] = value
-    if not 0.0 < tolerance < 0.5:
-        raise ValueError(f"tolerance must be in (0, 0.5), got {tolerance!r}")
-    real, fake = values["d_real_mean"], values["d_fake_mean"]
-    if real > 1.0 - tolerance and fake < tolerance:
-        warnings.warn(
-            f"step {step}: the discriminator wins completely (mean D(real) = {real:.3f}, D(fake) = {fake:.3f}). "
-            "The generator's gradient vanishes and it stops improving. Usual remedies: the non-saturating "
-            "generator loss (-log D(G(z))), a lower discriminator learning rate or fewer D steps, label "
-            "smoothing (real targets 0.9), and fakes in the same value range as the real images.",
-            DiscriminatorWinsWarning, stacklevel=2)
-        return True
-    return False
-
-
-class _EpochSampler(Sampler):
-    """A seeded permutation per epoch, starting at an offset (so a resume continues mid-epoch).
-
-    Under DDP every process draws the same permutation, cuts it into *global* batches of
-    ``batch_size`` and keeps its own share (``rank::world_size``) of each, so N processes with
+    Each epoch is a seeded permutation, so a resume at any step continues with the very batches an
+    uninterrupted run would see. Under DDP every process draws the same permutation, cuts it into
+    *global* batches and keeps its own share (``rank::world_size``) of each: N processes with
     batch_size / N images each see exactly the global batches a single process would.
     """
-
-    def __init__(self, n: int, seed: int, epoch: int, start: int, batch_size: int = 1,
-                 rank: int = 0, world_size: int = 1):
-        self.n, self.seed, self.epoch, self.start = n, seed, epoch, start
-        self.batch_size, self.rank, self.world_size = batch_size, rank, world_size
-
-    def _indices(self) -> list[int]:
-        order = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 100_003 + self.epoch))
-        order = order[self.start:].tolist()
-        if self.world_size == 1:
-            return order
-        return [i for b in range(0, len(order), self.batch_size)
-                for i in order[b:b + self.batch_size][self.rank::self.world_size]]
-
-    def __iter__(self):
-        return iter(self._indices())
-
-    def __len__(self):
-        return len(self._indices())
+    n, rank, world_size = len(dataset), fabric.global_rank, fabric.world_size
+    epoch, batch = divmod(step, math.ceil(n / batch_size))
+    while True:
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch)).tolist()
+        for start in range(batch * batch_size, n, batch_size):
+            share = order[start:start + batch_size][rank::world_size]
+            yield to_device(fabric, default_collate([dataset[i] for i in share]))
+        epoch, batch = epoch + 1, 0
 
 
-def _batch_size(batch) -> int:
-    first = batch[0] if isinstance(batch, (list, tuple)) else batch
-    return len(first)
-
-
-def fit(model: nn.Module, dataset: Dataset, loss_fn: Callable, *, optimizer: torch.optim.Optimizer,
-        steps: int, batch_size: int = 64, seed: int = 0, fabric=None,
-        eval_fn: Callable | None = None, eval_every: int | None = None,
-        sample_fn: Callable | None = None, sample_every: int | None = None,
-        checkpoint: str | os.PathLike | None = None, checkpoint_every: int | None = None,
-        resume: bool = False, config: Mapping | None = None, desc: str = "training",
-        num_workers: int = 0, scheduler=None) -> History:
-    """Train ``model`` for ``steps`` optimizer steps and return its ``History``.
+def fit(model: nn.Module, dataset: Dataset, loss_fn: Callable, *, optimizer: torch.optim.Optimizer, steps: int,
+        batch_size: int = 64, seed: int = 0, fabric=None, scheduler=None, eval_fn: Callable | None = None,
+        eval_every: int | None = None, checkpoint: str | os.PathLike | None = None, resume: bool = False,
+        desc: str = "training") -> History:
+    """Train ``model`` for ``steps`` optimizer steps on shuffled batches of ``dataset``; return its ``History``.
 
     loss_fn(model, batch) -> loss tensor, or (loss, dict of extra numbers to log).
-    eval_fn(model) -> dict of numbers, called every ``eval_every`` steps and at the end.
-    sample_fn(model, step), called every ``sample_every`` steps (e.g. to show a grid).
-    checkpoint: path written atomically every ``checkpoint_every`` steps and at the end;
-    with ``resume=True`` training continues from it (same result as an uninterrupted run).
-    scheduler: an optional ``torch.optim.lr_scheduler`` on ``optimizer``, stepped after every
-    optimizer step (not checkpointed: on resume it is advanced to the resumed step).
+    scheduler: an optional ``torch.optim.lr_scheduler`` on ``optimizer``, stepped after every step.
+    Every ``eval_every`` steps and at the end, ``eval_fn(model)`` -> dict of numbers is logged and
+    ``checkpoint`` (a path) is written atomically, with ``model.config`` when the model has one.
+    resume=True continues from ``checkpoint``: the same result as an uninterrupted run.
 
-    The model trains on the fabric's device and is handed back, in eval mode, on the device it
-    came on (the CPU, usually), so the notebook's CPU tensors can go straight into it afterwards.
-
-    Ctrl-C (KeyboardInterrupt) stops training cleanly: the model and history in memory
-    are kept and returned, the last checkpoint is intact. A NaN/inf loss raises
-    ``TrainingDiverged`` naming the step; the last good checkpoint is kept.
+    The model trains on the fabric's device (``make_fabric()`` by default) and comes back in eval mode
+    on the device it came from. Ctrl-C stops cleanly: model and history are kept, the last checkpoint
+    is intact. A NaN/inf loss raises ``TrainingDiverged`` naming the step.
     """
-    for name, value in (("steps", steps), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    for name, value in (("eval_every", eval_every), ("sample_every", sample_every),
-                        ("checkpoint_every", checkpoint_every)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-            raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
+    fabric = fabric or make_fabric()
+    _check_fit_arguments(model, dataset, loss_fn, optimizer, eval_fn, steps, batch_size, eval_every, fabric)
+    config = plain_data(dict(getattr(model, "config", None) or {}), "model.config")  # refused now, not at the end
+    home = next(model.parameters(), torch.empty(0)).device  # where the model goes back after training
+    history, step = History(), 0
+    if resume and checkpoint is not None and Path(checkpoint).exists():
+        model.to(fabric.device)  # first, so that Adam's moments load next to the parameters
+        state = load_checkpoint(checkpoint, models=model, optimizers=optimizer, restore_rng=True)
+        step, history = state["step"], History(state["history"])
+        print(f"[fit] resumed from {checkpoint} at step {step}")
+    model_f, optimizer_f = setup_model(fabric, model, optimizer)
+    for _ in range(step if scheduler is not None else 0):
+        scheduler.step()
+    bar = progress(total=steps, initial=step, desc=desc, unit="step", disable=fabric.global_rank != 0)
+    started, first = time.perf_counter(), step
+
+    def evaluate_and_save():
+        if eval_fn is not None:
+            _evaluate(model_f, eval_fn, history, step)
+        if checkpoint is not None and fabric.global_rank == 0:
+            save_checkpoint(checkpoint, models=model, optimizers=optimizer, step=step,
+                            history=history.state_dict(), config=config)
+
+    try:
+        for batch in itertools.islice(_batches(dataset, batch_size, seed, step, fabric), max(steps - step, 0)):
+            model_f.train()
+            loss, extra = _loss_and_extra(loss_fn(model_f, batch), step)
+            optimizer_f.zero_grad(set_to_none=True)
+            fabric.backward(loss)
+            optimizer_f.step()
+            if scheduler is not None:
+                scheduler.step()
+            step += 1
+            history.log(step, loss=loss.item(), **{k: float(v) for k, v in extra.items()})
+            rate = (step - first) * batch_size / max(time.perf_counter() - started, 1e-9)
+            bar.set_postfix(loss=f"{loss.item():.4f}", img_s=f"{rate:.0f}", refresh=False)
+            bar.update(1)
+            if eval_every and step % eval_every == 0 and step < steps:
+                evaluate_and_save()
+        evaluate_and_save()
+    except TrainingDiverged as error:
+        if checkpoint is not None:
+            kept = f"the last good checkpoint, {checkpoint}, is" if Path(checkpoint).exists() else "no checkpoint was"
+            error.args = (f"{error.args[0]} Training stopped; {kept} kept.",)
+        raise
+    except KeyboardInterrupt:
+        where = f"; the last checkpoint in {checkpoint} is intact" if checkpoint else ""
+        print(f"\n[fit] interrupted at step {step}: the model and history in memory are kept{where}.")
+        history.interrupted = True
+    finally:
+        bar.close()
+        model.to(home).eval()
+    return history
+
+
+def _check_fit_arguments(model, dataset, loss_fn, optimizer, eval_fn, steps, batch_size, eval_every, fabric):
+    check_positive_int(steps, "steps")
+    check_positive_int(batch_size, "batch_size")
+    if eval_every is not None:
+        check_positive_int(eval_every, "eval_every")
+    if batch_size % fabric.world_size:
+        raise ValueError(f"batch_size ({batch_size}) must be divisible by the number of processes "
+                         f"({fabric.world_size}): it is the global batch, shared equally between them")
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"optimizer must be a torch.optim.Optimizer (e.g. torch.optim.Adam(model.parameters())), "
                         f"got {type(optimizer).__name__}")
-    for name, fn in (("loss_fn", loss_fn), ("eval_fn", eval_fn), ("sample_fn", sample_fn)):
+    for name, fn in (("loss_fn", loss_fn), ("eval_fn", eval_fn)):
         if fn is not None and not callable(fn):
             raise TypeError(f"{name} must be a function, got {type(fn).__name__}")
     if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
@@ -310,96 +303,11 @@ def fit(model: nn.Module, dataset: Dataset, loss_fn: Callable, *, optimizer: tor
         raise ValueError(f"the optimizer updates {len(updated)} tensor(s), none of them a parameter of this model "
                          f"({type(model).__name__}): training would change nothing. Build it from this model, "
                          "e.g. torch.optim.Adam(model.parameters())")
-    if config is not None:  # refused now, not after training when the checkpoint is written
-        if not isinstance(config, Mapping):
-            raise TypeError(f"config must be a dict (or None), got {type(config).__name__}")
-        config = plain_data(dict(config), "config")
-    fabric = fabric or make_fabric()
-    home = next(model.parameters(), torch.empty(0)).device  # where the model goes back after training
-    history = History()
-    step = 0
-    if checkpoint is not None and resume and Path(checkpoint).exists():
-        # parameters first on the training device, so the optimizer state loads next to them (Adam's moments
-        # left on the CPU beside CUDA parameters stop the first step)
-        model.to(fabric.device)
-        state = load_checkpoint(checkpoint, models=model, optimizers=optimizer, restore_rng=True)
-        step, history = state["step"], History(state["history"])
-        print(f"[fit] resumed from {checkpoint} at step {step}")
-    model_f, optimizer_f = setup_model(fabric, model, optimizer)
-    if scheduler is not None:
-        for _ in range(step):
-            scheduler.step()
-    n = len(dataset)
-    steps_per_epoch = max(1, math.ceil(n / batch_size))
-    world_size, rank = fabric.world_size, fabric.global_rank
-    if batch_size % world_size:
-        raise ValueError(f"batch_size ({batch_size}) must be divisible by the number of processes ({world_size}): "
-                         "it is the global batch, shared equally between them")
-    bar = progress(total=steps, initial=step, desc=desc, unit="step", disable=rank != 0)
-    images_seen, started = 0, time.perf_counter()
-
-    def save():
-        if checkpoint is not None and rank == 0:
-            save_checkpoint(checkpoint, models=model, optimizers=optimizer, step=step,
-                            history=history.state_dict(), config=config)
-
-    try:
-        while step < steps:
-            epoch, offset = divmod(step, steps_per_epoch)
-            sampler = _EpochSampler(n, seed, epoch, min(offset * batch_size, n), batch_size, rank, world_size)
-            # Own generator: a DataLoader otherwise draws its base seed from the global RNG,
-            # which would make a resumed run differ from an uninterrupted one.
-            loader = DataLoader(dataset, batch_size=batch_size // world_size, sampler=sampler, num_workers=num_workers,
-                                pin_memory=fabric.device.type == "cuda",
-                                generator=torch.Generator().manual_seed(seed + epoch))
-            for batch in loader:
-                batch = to_device(fabric, batch)
-                model_f.train()
-                out = loss_fn(model_f, batch)
-                loss, extra = (out if isinstance(out, tuple) else (out, {}))
-                _check_loss(loss, extra, step)
-                optimizer_f.zero_grad(set_to_none=True)
-                fabric.backward(loss)
-                optimizer_f.step()
-                if scheduler is not None:
-                    scheduler.step()
-                step += 1
-                images_seen += _batch_size(batch)
-                history.log(step, loss=loss.item(), **{k: float(v) for k, v in extra.items()})
-                rate = images_seen / max(time.perf_counter() - started, 1e-9)
-                bar.set_postfix(loss=f"{loss.item():.4f}", img_s=f"{rate:.0f}", refresh=False)
-                bar.update(1)
-                if eval_fn is not None and eval_every and step % eval_every == 0 and step < steps:
-                    _evaluate(model_f, eval_fn, history, step)
-                if sample_fn is not None and sample_every and step % sample_every == 0:
-                    model_f.eval()
-                    with torch.no_grad():
-                        sample_fn(model, step)
-                if checkpoint_every and step % checkpoint_every == 0:
-                    save()
-                if step >= steps:
-                    break
-        if eval_fn is not None:
-            _evaluate(model_f, eval_fn, history, step)
-        save()
-    except TrainingDiverged as error:
-        if checkpoint is not None:
-            kept = (f"the last good checkpoint, {checkpoint}, is kept" if Path(checkpoint).exists()
-                    else "no checkpoint was written yet")
-            error.args = (f"{error.args[0]} Training stopped; {kept}.",)
-        raise
-    except KeyboardInterrupt:
-        where = f"; the last checkpoint in {checkpoint} is intact" if checkpoint else ""
-        print(f"\n[fit] interrupted at step {step}: the model and history in memory are kept{where}.")
-        history.interrupted = True
-    finally:
-        bar.close()
-        model.to(home).eval()
-    return history
 
 
-def _check_loss(loss, extra, step):
-    """The loss must be a finite scalar tensor; a NaN names the terms that went wrong too."""
+def _loss_and_extra(out, step):
+    """loss_fn's result as (finite scalar loss, dict of numbers); a NaN names the extra terms that went wrong too."""
+    loss, extra = out if isinstance(out, tuple) else (out, {})
     if not isinstance(loss, torch.Tensor):
         raise TypeError(f"loss_fn must return a tensor (or (loss, dict of numbers)), got {type(loss).__name__}")
     if loss.numel() != 1:
@@ -410,6 +318,7 @@ def _check_loss(loss, extra, step):
     if not torch.isfinite(loss.detach()).all():
         bad = [k for k, v in extra.items() if not torch.isfinite(torch.as_tensor(v, dtype=torch.float)).all()]
         check_finite(loss, f"loss{' (non-finite terms: ' + ', '.join(bad) + ')' if bad else ''}", step)
+    return loss, extra
 
 
 def _evaluate(model, eval_fn, history, step):

@@ -45,8 +45,7 @@ def main(argv=None) -> None:
                         help="write each process's final parameters to PATH.rankN.pt")
     args = parser.parse_args(argv)
 
-    fabric = make_fabric(accelerator=args.accelerator, devices=args.devices, precision=args.precision,
-                         strategy="ddp" if args.devices > 1 else "auto")
+    fabric = make_fabric(accelerator=args.accelerator, devices=args.devices, precision=args.precision)
     seed_everything(args.seed)
     model = DigitClassifier() if args.model == "cnn" else small_mlp()
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)

@@ -6,3 +6,18 @@ def assert_names_the_mistake(result, mistake):
     assert not result.passed, f"the check passed the planted mistake {mistake.name!r}"
     assert result.diagnosis == mistake.name, (mistake.name, result.diagnosis, result.message)
     assert result.message == mistake.message, (mistake.name, result.message, mistake.message)
+
+
+def train_a_few_steps(model, loss_of_step, steps, lr):
+    """Adam on ``model`` for ``steps`` steps of ``loss_of_step(step)`` (a tiny batch, no fit()); the losses, in order."""
+    import torch
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for step in range(steps):
+        loss = loss_of_step(step)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses

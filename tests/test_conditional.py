@@ -8,7 +8,7 @@ from course_lib.conditional import (DISCRIMINATOR_CONDITIONING, GENERATOR_CONDIT
                                     ConditionalGenerator, class_grid, discriminator_input, generate_digit,
                                     generator_input, per_class_accuracy)
 from course_lib.gan import discriminator_loss, generator_loss
-from helpers import assert_names_the_mistake
+from helpers import assert_names_the_mistake, train_a_few_steps
 
 
 def test_generator_input_appends_one_hot_label_after_noise():
@@ -86,17 +86,11 @@ def test_conditional_losses_are_the_gan_losses_of_eq_6_1():
 def test_a_few_steps_on_one_batch_lower_the_discriminator_loss():
     torch.manual_seed(0)
     generator, discriminator = ConditionalGenerator(width=8), ConditionalDiscriminator(width=8)
-    optimizer = torch.optim.Adam(discriminator.parameters(), lr=2e-3)
     real, labels = torch.rand(16, 1, 28, 28) * 2 - 1, torch.randint(0, 10, (16,))
     with torch.no_grad():
         fake = generator(torch.randn(16, generator.z_dim), labels)
-    losses = []
-    for _ in range(15):
-        loss = discriminator_loss(discriminator(real, labels), discriminator(fake, labels))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = train_a_few_steps(
+        discriminator, lambda _: discriminator_loss(discriminator(real, labels), discriminator(fake, labels)), 15, 2e-3)
     assert losses[-1] < losses[0] * 0.5
 
 

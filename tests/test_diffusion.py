@@ -8,7 +8,7 @@ import torch
 
 from course_lib import diffusion
 from course_lib.checks import diffusion as checks
-from helpers import assert_names_the_mistake
+from helpers import assert_names_the_mistake, train_a_few_steps
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -120,14 +120,7 @@ def test_training_lowers_both_losses_and_lr_zero_does_not():
         for lr, should_fall in ((3e-3, True), (0.0, False)):
             torch.manual_seed(0)
             model = diffusion.TimeUNet(width=8)
-            optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-            losses = []
-            for step in range(40):
-                loss = loss_fn(model, torch.Generator().manual_seed(step % 4))
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                losses.append(loss.item())
+            losses = train_a_few_steps(model, lambda step: loss_fn(model, torch.Generator().manual_seed(step % 4)), 40, lr)
             assert (sum(losses[-4:]) < 0.8 * sum(losses[:4])) == should_fall, (lr, losses[:4], losses[-4:])
 
 

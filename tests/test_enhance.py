@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from course_lib import enhance
+from helpers import train_a_few_steps
 
 
 def test_noise_has_the_requested_standard_deviation_and_is_reproducible():
@@ -30,14 +31,7 @@ def test_residual_denoiser_loss_decreases_on_a_tiny_batch():
     model = enhance.ResidualDenoiser(width=16, depth=4)
     clean = torch.rand(4, 1, 16, 16)
     noise = 0.1 * torch.randn_like(clean)
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(30):
-        loss = enhance.residual_denoiser_loss(model, clean, noise)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = train_a_few_steps(model, lambda _: enhance.residual_denoiser_loss(model, clean, noise), 30, 3e-3)
     assert losses[0] == pytest.approx(0.01, rel=0.2)  # an untrained network scores sigma^2
     assert losses[-1] < 0.5 * losses[0]
 

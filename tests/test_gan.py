@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from course_lib import gan
 from course_lib.checks import gan as checks
-from helpers import assert_names_the_mistake
+from helpers import assert_names_the_mistake, train_a_few_steps
 
 
 # --------------------------------------------------------------------------- models
@@ -120,15 +120,10 @@ def test_gradient_penalty_is_zero_for_a_unit_slope_critic_and_differentiable():
 def test_a_few_discriminator_steps_lower_its_loss_on_a_tiny_batch():
     torch.manual_seed(0)
     discriminator = gan.MLPDiscriminator(data_dim=2, hidden=16, depth=2)
-    optimizer = torch.optim.Adam(discriminator.parameters(), lr=1e-2)
     real, fake = torch.randn(32, 2) + 2, torch.randn(32, 2) - 2
-    first = gan.discriminator_loss(discriminator(real), discriminator(fake)).item()
-    for _ in range(30):
-        loss = gan.discriminator_loss(discriminator(real), discriminator(fake))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    assert loss.item() < 0.5 * first
+    losses = train_a_few_steps(discriminator, lambda _: gan.discriminator_loss(discriminator(real), discriminator(fake)),
+                               30, 1e-2)
+    assert losses[-1] < 0.5 * losses[0]
 
 
 # --------------------------------------------------------------------------- one adversarial step

@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from course_lib.pix2pix import (PatchDiscriminator, UNet, colorization_pairs, conv_layers, cycle_consistency_loss,
                                 edge_pairs, high_frequency_energy, numerical_receptive_field,
                                 pix2pix_discriminator_loss, pix2pix_generator_loss, receptive_field, sobel_edges)
+from helpers import train_a_few_steps
 
 
 @pytest.mark.parametrize("skips", [True, False])
@@ -69,14 +70,7 @@ def test_l1_training_on_a_tiny_batch_lowers_the_l1_error():
     torch.manual_seed(0)
     model = UNet(1, 1, width=8, depth=2)
     x, y = edge_pairs(torch.rand(8, 1, 16, 16))
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(30):
-        loss = (model(x) - y).abs().mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = train_a_few_steps(model, lambda _: (model(x) - y).abs().mean(), 30, 3e-3)
     assert losses[-1] < 0.6 * losses[0]
 
 

@@ -44,7 +44,7 @@ def test_torch_gets_no_more_threads_than_the_container_has_and_the_report_says_w
     torch.set_num_threads(2)
     decision = _threads.size_torch_threads(cpus=1)
     assert torch.get_num_threads() == 1 and decision["threads"] == 1
-    assert training.environment_report(print_it=False)["cpu threads"] == "1 (limited to the 1 CPU(s) this container may use)"
+    assert training.environment_report(verbose=False)["cpu threads"] == "1 (limited to the 1 CPU(s) this container may use)"
 
 
 def test_sizing_never_raises_the_thread_count(threads):
@@ -63,7 +63,7 @@ def test_an_explicit_omp_num_threads_wins(threads, monkeypatch):
 def test_a_later_torch_set_num_threads_wins_and_the_report_says_so(threads):
     _threads.size_torch_threads(cpus=1)
     torch.set_num_threads(2)
-    assert training.environment_report(print_it=False)["cpu threads"] == "2 (set by torch.set_num_threads)"
+    assert training.environment_report(verbose=False)["cpu threads"] == "2 (set by torch.set_num_threads)"
 
 
 def test_a_bad_affinity_is_refused():

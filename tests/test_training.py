@@ -54,7 +54,7 @@ def test_seed_everything_makes_random_draws_repeat():
 
 def test_environment_report_names_device_mode_and_data_source(monkeypatch):
     monkeypatch.setenv("COURSE_MNIST", "bundled")
-    report = training.environment_report(print_it=False)
+    report = training.environment_report(verbose=False)
     assert {"torch", "device", "precision", "mnist source", "mode"} <= set(report)
     assert report["mnist source"] == "bundled"
 
@@ -85,73 +85,19 @@ def test_fit_trains_on_the_fabrics_device_and_hands_the_model_back_where_it_came
     assert model(torch.zeros(2, 3)).shape == (2, 1)
 
 
-def test_fit_calls_the_sample_callback_periodically():
-    calls = []
+def test_fit_checkpoints_every_eval_every_steps_and_at_the_end_with_the_models_config(tmp_path):
+    path, seen_by_eval = tmp_path / "run.pt", []
     model = nn.Linear(3, 1)
-    training.fit(model, _tiny_problem(), _mse, optimizer=torch.optim.SGD(model.parameters(), 0.01), steps=9,
-                 batch_size=16, sample_fn=lambda m, step: calls.append(step), sample_every=3)
-    assert calls == [3, 6, 9]
+    model.config = {"in_features": 3}
 
+    def last_checkpoint_step(m):  # called just before each save
+        seen_by_eval.append(load_checkpoint(path)["step"] if path.exists() else None)
+        return {}
 
-def test_fit_resumed_from_a_checkpoint_matches_an_uninterrupted_run_bit_for_bit(tmp_path):
-    def run(steps, path, resume, seed):
-        training.seed_everything(seed)
-        model = nn.Sequential(nn.Linear(3, 8), nn.Dropout(0.2), nn.Linear(8, 1))
-        training.fit(model, _tiny_problem(), _mse, optimizer=torch.optim.Adam(model.parameters(), 0.01),
-                     steps=steps, batch_size=10, checkpoint=path, resume=resume)
-        return model
-
-    straight = run(20, tmp_path / "a.pt", False, 0)
-    run(13, tmp_path / "b.pt", False, 0)          # "interrupted" after 13 steps (mid-epoch)
-    resumed = run(20, tmp_path / "b.pt", True, 99)  # a different seed: the checkpoint's RNG state must win
-    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()):
-        assert torch.equal(a, b)
-    assert load_checkpoint(tmp_path / "b.pt")["step"] == 20
-
-
-def test_fit_keeps_model_and_history_on_keyboard_interrupt(tmp_path, capsys):
-    model = nn.Linear(3, 1)
-
-    def interrupting_loss(m, batch):
-        if len(history_steps) == 5:
-            raise KeyboardInterrupt
-        history_steps.append(1)
-        return _mse(m, batch)
-
-    history_steps = []
-    history = training.fit(model, _tiny_problem(), interrupting_loss, optimizer=torch.optim.SGD(model.parameters(), 0.1),
-                           steps=50, batch_size=8, checkpoint=tmp_path / "c.pt", checkpoint_every=2)
-    assert history.interrupted and len(history["loss"]) == 5
-    assert "interrupted at step 5" in capsys.readouterr().out
-    assert load_checkpoint(tmp_path / "c.pt")["step"] == 4
-
-
-def test_a_nan_loss_stops_training_naming_the_step_and_usual_causes():
-    model = nn.Linear(3, 1)
-    calls = []
-
-    def exploding(m, batch):
-        calls.append(1)
-        return _mse(m, batch) * (float("nan") if len(calls) == 3 else 1.0)
-
-    with pytest.raises(training.TrainingDiverged, match=r"loss became nan at step 2.*learning rate"):
-        training.fit(model, _tiny_problem(), exploding, optimizer=torch.optim.SGD(model.parameters(), 0.1),
-                     steps=10, batch_size=8)
-
-
-@pytest.mark.parametrize("kwargs, message", [({"steps": 0}, "steps"), ({"batch_size": -1}, "batch_size")])
-def test_fit_rejects_non_positive_budgets(kwargs, message):
-    model = nn.Linear(3, 1)
-    arguments = dict(optimizer=torch.optim.SGD(model.parameters(), 0.1), steps=5, batch_size=4) | kwargs
-    with pytest.raises(ValueError, match=message):
-        training.fit(model, _tiny_problem(), _mse, **arguments)
-
-
-def test_fit_rejects_an_empty_dataset():
-    model = nn.Linear(3, 1)
-    empty = torch.utils.data.TensorDataset(torch.zeros(0, 3), torch.zeros(0, 1))
-    with pytest.raises(ValueError, match="empty"):
-        training.fit(model, empty, _mse, optimizer=torch.optim.SGD(model.parameters(), 0.1), steps=5)
+    training.fit(model, _tiny_problem(), _mse, optimizer=torch.optim.SGD(model.parameters(), 0.01), steps=10,
+                 batch_size=16, eval_fn=last_checkpoint_step, eval_every=4, checkpoint=path)
+    assert seen_by_eval == [None, 4, 8]
+    assert load_checkpoint(path)["step"] == 10 and load_checkpoint(path)["config"] == {"in_features": 3}
 
 
 def test_history_survives_a_round_trip_through_its_state_dict():
