@@ -7,8 +7,8 @@
 * ``environment_report()`` says what the notebook is running on.
 * ``fit()`` is the common one-optimizer loop with a ``tqdm.auto`` progress bar,
   history, periodic evaluation and atomic checkpoints. GAN notebooks do not use it:
-  they write their two-optimizer loop out by hand with the same pieces
-  (``make_fabric``, ``progress``, ``History``, ``save_checkpoint``).
+  their loop stays visible, one ``gan.adversarial_step`` per step, with the same pieces
+  (``make_fabric``, ``setup_model``, ``to_device``, ``progress``, ``History``, ``save_checkpoint``).
 """
 from __future__ import annotations
 
