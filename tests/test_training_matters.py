@@ -13,8 +13,9 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-GENERATOR_NOTEBOOKS = ["02_gan_objective", "03_dcgan", "04_vae_elbo", "06_conditional_gan", "07_pix2pix",
-                       "11_diffusion", "12_flow_matching"]
+# One notebook per kind of generator (GAN, VAE, conditional GAN, diffusion, flow matching). 02 (the toy GAN) and
+# 07 (pix2pix) stop at a check the same way (run once, 2026-12-01) but cost about two minutes more of the suite.
+GENERATOR_NOTEBOOKS = ["03_dcgan", "04_vae_elbo", "06_conditional_gan", "11_diffusion", "12_flow_matching"]
 
 NOTHING_LEARNS = """\
 import os
