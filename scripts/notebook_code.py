@@ -5,13 +5,22 @@
     duplicates --repo OUTPUT_DIR --most 40      # repeated blocks across notebooks
 
 Each cell is preceded by a ``# cell N`` comment; IPython magics and shell lines (``%``, ``!``)
-become comments so the files stay valid Python.
+become ``pass`` statements with the line as a comment, so the files stay valid Python.
 """
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
+
+
+def _without_magic(line: str) -> str:
+    """An IPython magic or shell line (``%pip ...``, ``!ls``) becomes ``pass  # %pip ...`` at its indentation:
+    valid Python, and an ``if`` whose only body it was keeps a body."""
+    stripped = line.lstrip()
+    if not stripped.startswith(("%", "!")):
+        return line
+    return f"{line[:len(line) - len(stripped)]}pass  # {stripped}"
 
 
 def code_of(notebook: Path) -> str:
@@ -22,7 +31,7 @@ def code_of(notebook: Path) -> str:
         if cell["cell_type"] != "code":
             continue
         source = "".join(cell["source"])
-        lines = [f"# {line}" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
+        lines = [_without_magic(line) for line in source.splitlines()]
         parts.append(f"# cell {number}\n" + "\n".join(lines) + "\n")
     return "\n".join(parts)
 

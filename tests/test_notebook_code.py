@@ -1,0 +1,20 @@
+"""scripts/notebook_code.py turns every notebook's code cells into valid Python, for `duplicates` and linters."""
+import ast
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("notebook_code", ROOT / "scripts" / "notebook_code.py")
+notebook_code = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(notebook_code)
+
+
+def test_every_notebook_becomes_one_parsable_python_file_with_its_cells_numbered(tmp_path):
+    assert notebook_code.main([str(tmp_path), str(ROOT / "notebooks")]) == 0
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    written = sorted(tmp_path.glob("*.py"))
+    assert [p.stem for p in written] == [p.stem for p in notebooks]
+    for path in written:
+        source = path.read_text(encoding="utf-8")
+        ast.parse(source, filename=str(path))  # magics such as %pip became comments
+        assert source.startswith("# cell ")
