@@ -113,7 +113,7 @@ def run(steps: int, batch_size: int) -> tuple[list[dict], dict]:
 
     def cgan_inputs(g):
         real, y = pick(digits * 2 - 1, labels)
-        return dict(generator_inputs=(latents(len(real), g.z_dim), y), real=(real, y), fake_condition=(y,))
+        return dict(generator_inputs=(latents(len(real), g.latent_dim), y), real=(real, y), fake_condition=(y,))
 
     edges, _ = pix2pix.edge_pairs(digits)
 

@@ -53,7 +53,7 @@ def _check_labels(labels: torch.Tensor, num_classes: int, batch: int | None = No
 
 
 def generator_input(z: torch.Tensor, labels: torch.Tensor, num_classes: int = NUM_CLASSES) -> torch.Tensor:
-    """Eq. (6.3): the generator's input [z, onehot(y)], shape (N, z_dim + num_classes)."""
+    """Eq. (6.3): the generator's input [z, onehot(y)], shape (N, latent_dim + num_classes)."""
     check_tensor(z, "z", ndim=2, floating=True)
     _check_labels(labels, num_classes, len(z))
     return _append_one_hot(z, labels, num_classes)
@@ -83,19 +83,19 @@ class ConditionalGenerator(nn.Module):
     -> linear -> 2w x 7 x 7 -> convT(4, 2, 1) -> w x 14 x 14 -> convT(4, 2, 1) -> 1 x 28 x 28 -> tanh
     """
 
-    def __init__(self, z_dim: int = 32, width: int = 32, conditioning: str = "onehot",
+    def __init__(self, latent_dim: int = 32, width: int = 32, conditioning: str = "onehot",
                  num_classes: int = NUM_CLASSES, embedding_dim: int = 10):
         super().__init__()
         check_choice(conditioning, GENERATOR_CONDITIONING, "generator conditioning")
-        check_positive_int(z_dim, "z_dim")
+        check_positive_int(latent_dim, "latent_dim")
         check_positive_int(width, "width")
-        self.z_dim, self.num_classes, self.conditioning = z_dim, num_classes, conditioning
-        self.config = {"z_dim": z_dim, "width": width, "conditioning": conditioning,
+        self.latent_dim, self.num_classes, self.conditioning = latent_dim, num_classes, conditioning
+        self.config = {"latent_dim": latent_dim, "width": width, "conditioning": conditioning,
                        "num_classes": num_classes, "embedding_dim": embedding_dim}
         label_dim = {"onehot": num_classes, "embedding": embedding_dim, "none": 0}[conditioning]
         self.embedding = nn.Embedding(num_classes, embedding_dim) if conditioning == "embedding" else None
-        self.project = nn.Sequential(nn.Linear(z_dim + label_dim, 2 * width * 7 * 7), nn.BatchNorm1d(2 * width * 7 * 7),
-                                     nn.ReLU())
+        self.project = nn.Sequential(nn.Linear(latent_dim + label_dim, 2 * width * 7 * 7),
+                                     nn.BatchNorm1d(2 * width * 7 * 7), nn.ReLU())
         self.upsample = nn.Sequential(
             nn.ConvTranspose2d(2 * width, width, 4, 2, 1), nn.BatchNorm2d(width), nn.ReLU(),
             nn.ConvTranspose2d(width, 1, 4, 2, 1), nn.Tanh())
@@ -153,7 +153,7 @@ class ConditionalDiscriminator(nn.Module):
 def class_grid(generator: ConditionalGenerator, columns: int = 10, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """A (10 * columns) batch in [0, 1]: row k holds digit k, column j uses noise z_j (shared by every row)."""
     check_positive_int(columns, "columns")
-    z = torch.randn(columns, generator.z_dim, generator=torch.Generator().manual_seed(seed))
+    z = torch.randn(columns, generator.latent_dim, generator=torch.Generator().manual_seed(seed))
     classes = generator.num_classes
     labels = torch.arange(classes).repeat_interleave(columns)
     return generate(generator, z.repeat(classes, 1), labels), labels
@@ -169,7 +169,7 @@ def generate_digit(generator: ConditionalGenerator, digit: int, seed: int) -> to
         raise ValueError(f"digit must be an integer in [0, {generator.num_classes - 1}], got {digit!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    z = torch.randn(1, generator.z_dim, generator=torch.Generator().manual_seed(seed))
+    z = torch.randn(1, generator.latent_dim, generator=torch.Generator().manual_seed(seed))
     return generate(generator, z, torch.tensor([digit]))[0]
 
 

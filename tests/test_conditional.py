@@ -46,7 +46,7 @@ def test_unknown_conditioning_names_the_valid_choices():
 def test_every_conditioning_gives_digits_in_tanh_range_and_one_logit_each(g_cond, d_cond):
     generator, discriminator = ConditionalGenerator(conditioning=g_cond), ConditionalDiscriminator(conditioning=d_cond)
     labels = torch.randint(0, 10, (4,))
-    images = generator(torch.randn(4, generator.z_dim), labels)
+    images = generator(torch.randn(4, generator.latent_dim), labels)
     assert images.shape == (4, 1, 28, 28) and images.abs().max() <= 1
     assert discriminator(images, labels).shape == (4,)
 
@@ -54,7 +54,7 @@ def test_every_conditioning_gives_digits_in_tanh_range_and_one_logit_each(g_cond
 @pytest.mark.parametrize("g_cond", ["onehot", "embedding"])
 def test_conditional_generator_output_depends_on_the_label(g_cond):
     generator = ConditionalGenerator(conditioning=g_cond).eval()
-    z = torch.randn(2, generator.z_dim).repeat(2, 1)
+    z = torch.randn(2, generator.latent_dim).repeat(2, 1)
     images = generator(z, torch.tensor([1, 1, 7, 7]))
     assert (images[:2] - images[2:]).abs().max() > 1e-3
 
@@ -88,7 +88,7 @@ def test_a_few_steps_on_one_batch_lower_the_discriminator_loss():
     generator, discriminator = ConditionalGenerator(width=8), ConditionalDiscriminator(width=8)
     real, labels = torch.rand(16, 1, 28, 28) * 2 - 1, torch.randint(0, 10, (16,))
     with torch.no_grad():
-        fake = generator(torch.randn(16, generator.z_dim), labels)
+        fake = generator(torch.randn(16, generator.latent_dim), labels)
     losses = train_a_few_steps(
         discriminator, lambda _: discriminator_loss(discriminator(real, labels), discriminator(fake, labels)), 15, 2e-3)
     assert losses[-1] < losses[0] * 0.5

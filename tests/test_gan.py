@@ -42,7 +42,7 @@ def test_generate_passes_class_labels_to_a_conditional_generator_batch_by_batch(
     from course_lib.conditional import ConditionalGenerator
 
     generator = ConditionalGenerator()
-    z, labels = torch.randn(5, generator.z_dim), torch.tensor([0, 1, 2, 3, 4])
+    z, labels = torch.randn(5, generator.latent_dim), torch.tensor([0, 1, 2, 3, 4])
     with torch.no_grad():
         one_pass = gan.to_unit_range(generator.eval()(z, labels))
     assert torch.allclose(gan.generate(generator, z, labels, batch_size=2), one_pass, atol=1e-6)
@@ -216,7 +216,7 @@ def test_a_conditional_step_gives_d_the_labels_of_real_and_fake():
     from course_lib.conditional import ConditionalDiscriminator, ConditionalGenerator
 
     torch.manual_seed(0)
-    G, D = ConditionalGenerator(z_dim=4, width=4, conditioning="embedding"), ConditionalDiscriminator(4, "projection")
+    G, D = ConditionalGenerator(latent_dim=4, width=4, conditioning="embedding"), ConditionalDiscriminator(4, "projection")
     real, real_y, z, fake_y = torch.rand(6, 1, 28, 28), torch.arange(6), torch.randn(6, 4), torch.arange(6).flip(0)
     with torch.no_grad():
         d_before, fake = copy.deepcopy(D), G(z, fake_y)

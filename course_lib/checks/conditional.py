@@ -15,8 +15,8 @@ __all__ = ["check_generator_input", "check_discriminator_input", "check_pix2pix_
 # --------------------------------------------------------------------------- label conditioning
 def _label_inputs(generator):
     batch = int(torch.randint(3, 9, (1,), generator=generator))
-    z_dim = int(torch.randint(4, 17, (1,), generator=generator))
-    return (torch.randn(batch, z_dim, generator=generator),
+    latent_dim = int(torch.randint(4, 17, (1,), generator=generator))
+    return (torch.randn(batch, latent_dim, generator=generator),
             torch.randint(0, 10, (batch,), generator=generator), 10)
 
 

@@ -77,7 +77,7 @@ def _class_accuracy(model, per_class: int = 100) -> dict:
     from ..metrics import digit_predictions
 
     labels = torch.arange(model.num_classes).repeat_interleave(per_class)
-    z = torch.randn(len(labels), model.z_dim, generator=torch.Generator().manual_seed(0))
+    z = torch.randn(len(labels), model.latent_dim, generator=torch.Generator().manual_seed(0))
     predicted, _ = digit_predictions(generate(model, z, labels), _evaluation_network())
     return {"class_accuracy": (predicted == labels).float().mean().item()}
 
