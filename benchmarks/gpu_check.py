@@ -89,7 +89,7 @@ def run(steps: int, batch_size: int) -> tuple[list[dict], dict]:
     seed_everything(0)
     fabric = make_fabric()
     digits, labels = load_mnist("train", limit=4 * batch_size).tensors
-    patches = torch.stack([PhotoPatches("train", 48, 4 * batch_size, color=False)[i] for i in range(4 * batch_size)])
+    patches = torch.stack([PhotoPatches("train", 48, 4 * batch_size, colour=False)[i] for i in range(4 * batch_size)])
     cursor = {"i": 0}
 
     def pick(*tensors):

@@ -176,7 +176,7 @@ BUDGETS: dict[str, dict[str, Budget]] = {
     "enhance": {  # notebooks/09_image_enhancement.ipynb
         "denoise_steps": Budget(full=4000, fast=50),  # grey 48 px patches, width 48, depth 8
         "sr_steps": Budget(full=300, fast=20),  # per scale (x2 and x3)
-        "color_steps": Budget(full=200, fast=15),
+        "colour_steps": Budget(full=200, fast=15),
         "batch_size": Budget(full=16, fast=8),
         "patch_size": Budget(full=48, fast=36),  # a multiple of 2, 3 and 4 (denoiser, SR x3, colouriser)
         "eval_crop": Budget(full=192, fast=72),  # centre crop of each held-out photo

@@ -269,11 +269,11 @@ TEXTURES = ("brick", "grass", "gravel")
 PHOTO_SPLITS = ("train", "heldout", "all")
 
 
-def photo_names(split: str = "all", color_only: bool = False) -> list[str]:
-    """Names of the bundled photos in ``split``; ``color_only`` drops grey-level photos."""
+def photo_names(split: str = "all", colour_only: bool = False) -> list[str]:
+    """Names of the bundled photos in ``split``; ``colour_only`` drops grey-level photos."""
     check_choice(split, PHOTO_SPLITS, "photo split")
     names = [n for n, (_, s) in PHOTOS.items() if split in ("all", s)]
-    if color_only:
+    if colour_only:
         names = [n for n in names if _read_skimage(PHOTOS[n][0]).ndim == 3]
     return names
 
@@ -295,7 +295,7 @@ def to_luma(images: torch.Tensor) -> torch.Tensor:
     return (images * weights).sum(-3, keepdim=True)
 
 
-def _to_tensor(image: np.ndarray, color: bool) -> torch.Tensor:
+def _to_tensor(image: np.ndarray, colour: bool) -> torch.Tensor:
     image = np.asarray(image)
     if image.dtype == bool:
         image = image.astype(np.uint8) * 255
@@ -306,23 +306,23 @@ def _to_tensor(image: np.ndarray, color: bool) -> torch.Tensor:
         tensor = tensor.unsqueeze(0)
     else:
         tensor = tensor[..., :3].permute(2, 0, 1)
-    if color and tensor.shape[0] == 1:
+    if colour and tensor.shape[0] == 1:
         tensor = tensor.expand(3, -1, -1)
-    if not color and tensor.shape[0] == 3:
+    if not colour and tensor.shape[0] == 3:
         tensor = to_luma(tensor)
     return tensor.clamp(0, 1).contiguous()
 
 
-def load_photo(name: str, color: bool = True) -> torch.Tensor:
-    """A bundled photo as a (C, H, W) float tensor in [0, 1]; C = 3 if ``color`` else 1."""
+def load_photo(name: str, colour: bool = True) -> torch.Tensor:
+    """A bundled photo as a (C, H, W) float tensor in [0, 1]; C = 3 if ``colour`` else 1."""
     check_choice(name, tuple(PHOTOS), "photo")
-    return _to_tensor(_read_skimage(PHOTOS[name][0]), color)
+    return _to_tensor(_read_skimage(PHOTOS[name][0]), colour)
 
 
-def load_texture(name: str, color: bool = True) -> torch.Tensor:
+def load_texture(name: str, colour: bool = True) -> torch.Tensor:
     """A bundled texture (grey-level brick, grass, gravel) as (C, H, W) in [0, 1]."""
     check_choice(name, TEXTURES, "texture")
-    return _to_tensor(_read_skimage(name), color)
+    return _to_tensor(_read_skimage(name), colour)
 
 
 class PhotoPatches(Dataset):
@@ -333,17 +333,17 @@ class PhotoPatches(Dataset):
     """
 
     def __init__(self, split: str = "train", patch_size: int = 48, n_patches: int = 1000,
-                 color: bool = True, seed: int = 0, names: list[str] | None = None):
+                 colour: bool = True, seed: int = 0, names: list[str] | None = None):
         check_choice(split, ("train", "heldout"), "photo split")
         check_positive_int(patch_size, "patch_size")
         check_positive_int(n_patches, "n_patches")
-        self.names = list(names) if names is not None else photo_names(split, color_only=color)
+        self.names = list(names) if names is not None else photo_names(split, colour_only=colour)
         if not self.names:
-            raise ValueError(f"no photos selected for split {split!r} (color={color})")
+            raise ValueError(f"no photos selected for split {split!r} (colour={colour})")
         for n in self.names:
             if PHOTOS.get(n, (None, split))[1] != split:
-                raise ValueError(f"photo {n!r} is not in split {split!r}; valid: {photo_names(split, color)}")
-        self.photos = [load_photo(n, color=color) for n in self.names]
+                raise ValueError(f"photo {n!r} is not in split {split!r}; valid: {photo_names(split, colour)}")
+        self.photos = [load_photo(n, colour=colour) for n in self.names]
         smallest = min(min(p.shape[1:]) for p in self.photos)
         if patch_size > smallest:
             raise ValueError(f"patch_size {patch_size} is larger than the smallest photo side ({smallest} px)")

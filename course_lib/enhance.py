@@ -22,7 +22,7 @@ from .metrics import psnr, ssim
 from .validate import check_choice, check_images, check_positive_int, check_tensor
 
 __all__ = ["add_noise", "downscale", "bicubic_upscale", "center_crop", "rgb_to_ycbcr", "ycbcr_to_rgb",
-           "ResidualDenoiser", "residual_denoiser_loss", "SubPixelSR", "Colorizer",
+           "ResidualDenoiser", "residual_denoiser_loss", "SubPixelSR", "Colouriser",
            "wavelet_denoise", "CLASSICAL_DENOISERS", "classical_denoise", "tune_classical",
            "unsharp_upscale", "LuminanceChromaLookup", "score_table", "format_table",
            "compare_denoisers_at"]
@@ -130,7 +130,7 @@ class ResidualDenoiser(nn.Module):
         channels = self.config["channels"]
         if noisy.shape[1] != channels:
             raise ValueError(f"this denoiser was built for {channels}-channel images (N, {channels}, H, W), got shape "
-                             f"{tuple(noisy.shape)}{'; use load_photo(name, color=False)' if channels == 1 else ''}")
+                             f"{tuple(noisy.shape)}{'; use load_photo(name, colour=False)' if channels == 1 else ''}")
         if noisy.shape[-1] % 2 or noisy.shape[-2] % 2:
             raise ValueError(f"height and width must be even, got {tuple(noisy.shape)}; "
                              "use center_crop(..., multiple=2)")
@@ -165,12 +165,12 @@ class SubPixelSR(nn.Module):
         return _bicubic(low_res, self.scale) + F.pixel_shuffle(self.body(low_res), self.scale)
 
 
-class Colorizer(nn.Module):
+class Colouriser(nn.Module):
     """Eq. (9.4): predict the chroma (Cb, Cr) from the luma Y, at a quarter of the resolution.
 
     Colour varies slowly, so the network works on PixelUnshuffle(4) of Y (16 channels at
     H/4 x W/4) with dilated convolutions for a wide view, and its (Cb, Cr) output is
-    upsampled bilinearly. H and W must be multiples of 4 (``colorize`` checks).
+    upsampled bilinearly. H and W must be multiples of 4 (``colourise`` checks).
     """
 
     def __init__(self, width: int = 48):
@@ -191,7 +191,7 @@ class Colorizer(nn.Module):
         return F.interpolate(chroma, size=(h, w), mode="bilinear", align_corners=False)
 
     @torch.no_grad()
-    def colorize(self, luma: torch.Tensor) -> torch.Tensor:
+    def colourise(self, luma: torch.Tensor) -> torch.Tensor:
         """(N, 1, H, W) luma in [0, 1] -> (N, 3, H, W) RGB."""
         luma = check_images(luma, channels=(1,), name="luma").to(next(self.parameters()).dtype)
         if luma.shape[-1] % 4 or luma.shape[-2] % 4:
@@ -275,7 +275,7 @@ class LuminanceChromaLookup:
             self.table[:, channel] = torch.where(counts > 0, sums / counts.clamp(min=1), torch.tensor(0.5))
         return self
 
-    def colorize(self, luma: torch.Tensor) -> torch.Tensor:
+    def colourise(self, luma: torch.Tensor) -> torch.Tensor:
         check_images(luma, channels=(1,), name="luma")
         index = (luma[:, 0] * self.bins).long().clamp(0, self.bins - 1)
         chroma = self.table[index].permute(0, 3, 1, 2)

@@ -210,9 +210,9 @@ CASES = [
     Case("center_crop", "crop smaller than the multiple", lambda t: enhance.center_crop(RGB[0], 3, multiple=4), ValueError, r"3 px crop.*multiple of 4 is empty"),
     Case("load_mnist", "limit = True", lambda t: data.load_mnist(limit=True), ValueError, r"limit must be a positive integer or None, got True"),
     Case("seed_everything", "seed = True", lambda t: training.seed_everything(True), ValueError, r"non-negative integer, got True"),
-    Case("Colorizer.colorize", "0-255 luma", lambda t: enhance.Colorizer(width=4).colorize(torch.rand(1, 1, 16, 16) * 255),
+    Case("Colouriser.colourise", "0-255 luma", lambda t: enhance.Colouriser(width=4).colourise(torch.rand(1, 1, 16, 16) * 255),
          ValueError, r"luma must have values in \[0, 1\].*x / 255"),
-    Case("Colorizer.colorize", "an RGB image instead of its luma", lambda t: enhance.Colorizer(width=4).colorize(torch.rand(1, 3, 16, 16)),
+    Case("Colouriser.colourise", "an RGB image instead of its luma", lambda t: enhance.Colouriser(width=4).colourise(torch.rand(1, 3, 16, 16)),
          ValueError, r"luma must have 1 channel\(s\).*\(1, 3, 16, 16\)"),
     # wrong shapes and channels that used to end inside torch (issue 17)
     Case("bicubic_upscale", "one image without batch dimension", lambda t: enhance.bicubic_upscale(RGB[0], 2), ValueError, r"4 dimensions \(N, C, H, W\).*unsqueeze\(0\)"),
@@ -222,8 +222,8 @@ CASES = [
     Case("residual_denoiser_loss", "noise of another size", lambda t: enhance.residual_denoiser_loss(enhance.ResidualDenoiser(width=4, depth=2), DIGITS, DIGITS[..., :14, :14]),
          ValueError, r"noise must have the shape of the clean images \(4, 1, 28, 28\), got \(4, 1, 14, 14\)"),
     Case("ResidualDenoiser.denoise", "colour images into a grey denoiser", lambda t: enhance.ResidualDenoiser(width=4, depth=2).denoise(RGB),
-         ValueError, r"built for 1-channel images.*got shape \(2, 3, 16, 16\).*color=False"),
-    Case("LuminanceChromaLookup.colorize", "an RGB image instead of its luma", lambda t: enhance.LuminanceChromaLookup().fit(RGB).colorize(RGB),
+         ValueError, r"built for 1-channel images.*got shape \(2, 3, 16, 16\).*colour=False"),
+    Case("LuminanceChromaLookup.colourise", "an RGB image instead of its luma", lambda t: enhance.LuminanceChromaLookup().fit(RGB).colourise(RGB),
          ValueError, r"luma must have 1 channel\(s\).*\(2, 3, 16, 16\)"),
     Case("reparameterize", "integer tensors", lambda t: vae.reparameterize(torch.ones(2, 2, dtype=torch.long), torch.ones(2, 2, dtype=torch.long)),
          TypeError, r"mu must be a floating-point tensor, got dtype torch.int64"),
@@ -259,7 +259,7 @@ def test_float64_images_are_accepted_at_the_public_entry_points():
     assert 0 <= cnn.accuracy(model, TensorDataset(digits, LABELS)) <= 1
     predicted, confidence = metrics.digit_predictions(digits, model)
     assert predicted.shape == (4,) and confidence.dtype == torch.float32
-    assert enhance.Colorizer(width=4).colorize(torch.rand(1, 1, 16, 16, dtype=torch.float64)).shape == (1, 3, 16, 16)
+    assert enhance.Colouriser(width=4).colourise(torch.rand(1, 1, 16, 16, dtype=torch.float64)).shape == (1, 3, 16, 16)
 
 
 # --------------------------------------------------------------------------- exercise checks

@@ -69,10 +69,10 @@ def test_photos_are_split_by_photo_into_train_and_heldout():
 
 
 def test_load_photo_returns_chw_in_unit_range_in_colour_or_grey():
-    colour, grey = data.load_photo("astronaut"), data.load_photo("astronaut", color=False)
+    colour, grey = data.load_photo("astronaut"), data.load_photo("astronaut", colour=False)
     assert colour.shape == (3, 512, 512) and grey.shape == (1, 512, 512)
     assert 0 <= colour.min() and colour.max() <= 1
-    assert data.load_photo("camera").shape[0] == 3, "grey photos are repeated to 3 channels when color=True"
+    assert data.load_photo("camera").shape[0] == 3, "grey photos are repeated to 3 channels when colour=True"
 
 
 def test_photo_patches_are_reproducible_and_come_only_from_their_split():
@@ -109,8 +109,8 @@ def test_the_course_has_one_luma_bt601_everywhere():
     rgb = torch.rand(2, 3, 5, 5)
     assert torch.allclose(pix2pix.to_grayscale(rgb), data.to_luma(rgb))
     assert torch.allclose(enhance.rgb_to_ycbcr(rgb)[:, :1], data.to_luma(rgb), atol=1e-6)
-    name = data.photo_names(color_only=True)[0]
-    assert torch.allclose(data.load_photo(name, color=False), data.to_luma(data.load_photo(name)), atol=1e-6)
+    name = data.photo_names(colour_only=True)[0]
+    assert torch.allclose(data.load_photo(name, colour=False), data.to_luma(data.load_photo(name)), atol=1e-6)
 
 
 def test_fast_mode_has_one_source_read_when_asked(monkeypatch):

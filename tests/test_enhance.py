@@ -36,11 +36,11 @@ def test_residual_denoiser_loss_decreases_on_a_tiny_batch():
     assert losses[-1] < 0.5 * losses[0]
 
 
-def test_denoiser_and_colorizer_reject_sizes_they_cannot_unshuffle_with_a_hint():
+def test_denoiser_and_colouriser_reject_sizes_they_cannot_unshuffle_with_a_hint():
     with pytest.raises(ValueError, match=r"even.*multiple=2"):
         enhance.ResidualDenoiser(width=4, depth=3).denoise(torch.rand(1, 1, 7, 8))
     with pytest.raises(ValueError, match=r"multiples of 4.*multiple=4"):
-        enhance.Colorizer(width=4).colorize(torch.rand(1, 1, 18, 16))
+        enhance.Colouriser(width=4).colourise(torch.rand(1, 1, 18, 16))
 
 
 def test_downscale_checks_scale_and_divisibility():
@@ -64,11 +64,11 @@ def test_ycbcr_round_trip_and_grey_has_neutral_chroma():
     assert torch.allclose(enhance.rgb_to_ycbcr(grey)[:, 1:], torch.full((1, 2, 4, 4), 0.5), atol=1e-6)
 
 
-def test_colorizer_and_lookup_baseline_output_rgb_images():
+def test_colouriser_and_lookup_baseline_output_rgb_images():
     luma = torch.rand(1, 1, 16, 16)
-    assert enhance.Colorizer(width=8).eval().colorize(luma).shape == (1, 3, 16, 16)
+    assert enhance.Colouriser(width=8).eval().colourise(luma).shape == (1, 3, 16, 16)
     lookup = enhance.LuminanceChromaLookup(bins=8).fit(torch.rand(2, 3, 16, 16))
-    out = lookup.colorize(luma)
+    out = lookup.colourise(luma)
     assert out.shape == (1, 3, 16, 16) and out.min() >= 0 and out.max() <= 1
 
 

@@ -124,7 +124,7 @@ def _denoising_psnr(model) -> dict:
 
     scores = []
     for i, name in enumerate(photo_names("heldout")):
-        clean = center_crop(load_photo(name, color=False), 192, 2)[None]
+        clean = center_crop(load_photo(name, colour=False), 192, 2)[None]
         noisy = add_noise(clean, 25 / 255, torch.Generator().manual_seed(i))
         scores.append(psnr(model.denoise(noisy), clean))
     return {"test_psnr_db": sum(scores) / len(scores)}
