@@ -5,6 +5,7 @@
     python3 tasks.py bench --only overhead                   # training-helper overhead only
     python3 tasks.py bench --only notebooks --mode fast      # every notebook in fast mode
     python3 tasks.py bench --only notebooks --notebooks 03   # notebooks whose name contains "03"
+    python3 tasks.py bench --only assignments --mode both    # every solution's "train it" task
 
 Sections:
 1. overhead   -- ``course_lib.training.fit`` against a hand-written PyTorch loop on the same
@@ -12,7 +13,10 @@ Sections:
 2. notebooks  -- each notebook executed in a fresh kernel: wall time and the kernel's peak memory,
                  in fast and/or full mode, plus the quality figures the notebook records
                  (``course_lib._results.record_results``): this is the time-to-quality table.
-3. machine    -- CPU model, cores, torch version, device.
+3. assignments -- each notebook of ``solutions/`` executed in a fresh kernel: wall time, peak memory and
+                 the time of its "train it with your own code" task (the graded cell whose grade_id starts
+                 with ``test_train`` and the training cell before it), with what that check printed.
+4. machine    -- CPU model, cores, torch version, device.
 
 Results go to benchmarks/results/latest.json and latest.md, and the README's benchmark
 section (between the BENCHMARKS markers) is replaced by the new table.
@@ -106,7 +110,11 @@ def overhead(steps: int = 120, repeats: int = 5) -> dict:
 
 # --------------------------------------------------------------------------- 2. notebooks
 def execute_one(path: Path, timeout: int) -> dict:
-    """Run one notebook in a fresh kernel (this process is itself fresh); report time and peak memory."""
+    """Run one notebook in a fresh kernel (this process is itself fresh); report time and peak memory.
+
+    For an assignment (cells with nbgrader metadata) also report ``train_seconds``: the graded "train it"
+    cell (grade_id ``test_train...``) and the cell before it, timed by nbclient; ``train_output``: the last
+    lines that cell pair printed."""
     import resource
 
     import nbformat
@@ -123,16 +131,45 @@ def execute_one(path: Path, timeout: int) -> dict:
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     peak_mb = peak / 1024 if sys.platform != "darwin" else peak / 2**20
-    return {"seconds": round(seconds, 1), "peak_memory_mb": round(peak_mb), "error": error}
+    row = {"seconds": round(seconds, 1), "peak_memory_mb": round(peak_mb), "error": error}
+    training = training_cells(notebook.cells)
+    if training:
+        row["train_seconds"] = round(sum(cell_seconds(cell) for cell in training), 1)
+        printed = "".join(out.get("text", "") for cell in training for out in cell.get("outputs", [])
+                          if out.get("output_type") == "stream")
+        row["train_output"] = " / ".join(printed.strip().splitlines()[-2:])[:300]
+    return row
 
 
-def notebooks(modes: list[str], pattern: str | None, timeout: int) -> dict:
-    paths = sorted((ROOT / "notebooks").glob("*.ipynb"))
+def training_cells(cells) -> list:
+    """The graded "train it with your own code" cell (grade_id test_train...) and the code cell before it."""
+    code = [cell for cell in cells if cell.cell_type == "code"]
+    for i, cell in enumerate(code):
+        if cell.metadata.get("nbgrader", {}).get("grade_id", "").startswith("test_train"):
+            return code[max(0, i - 1):i + 1]
+    return []
+
+
+def cell_seconds(cell) -> float:
+    """How long nbclient saw a cell run (its recorded execute_input -> execute_reply timestamps)."""
+    from datetime import datetime
+
+    timing = cell.metadata.get("execution", {})
+    try:
+        started, ended = (datetime.fromisoformat(timing[key].replace("Z", "+00:00"))
+                          for key in ("iopub.execute_input", "shell.execute_reply"))
+    except (KeyError, ValueError):
+        return 0.0
+    return (ended - started).total_seconds()
+
+
+def notebooks(modes: list[str], pattern: str | None, timeout: int, folder: str = "notebooks") -> dict:
+    paths = sorted((ROOT / folder).glob("*.ipynb"))
     if pattern:
         paths = [p for p in paths if pattern in p.name]
     out: dict = {}
     for mode in modes:
-        home = ROOT / ".course_home" / f"bench-{mode}"
+        home = ROOT / ".course_home" / f"bench-{mode}"  # the notebooks' and the assignments' models shared
         home.mkdir(parents=True, exist_ok=True)
         results_file = home / "results.json"
         results_file.unlink(missing_ok=True)
@@ -183,6 +220,21 @@ def markdown(report: dict) -> str:
                 shown = "(fast) " + shown
             lines.append(f"| {name} | {cell(fast, 'seconds')} | {cell(fast, 'peak_memory_mb')} | {cell(full, 'seconds')} "
                          f"| {cell(full, 'peak_memory_mb')} | {shown} |")
+    if "assignments" in report:
+        lines += ["", "| assignment | fast: train s | fast: s | full: train s | full: s | full: peak MB "
+                  "| what the training check printed (full mode, else fast) |", "|---|---|---|---|---|---|---|"]
+        for name, modes in sorted(report["assignments"].items()):
+            fast, full = modes.get("fast", {}), modes.get("full", {})
+
+            def value(row, key):
+                if row.get("error"):
+                    return "error"
+                return "–" if row.get(key) is None else f"{row[key]:g}"
+
+            printed = (full.get("train_output") or fast.get("train_output") or "").replace("|", "/")
+            lines.append(f"| {name} | {value(fast, 'train_seconds')} | {value(fast, 'seconds')} "
+                         f"| {value(full, 'train_seconds')} | {value(full, 'seconds')} "
+                         f"| {value(full, 'peak_memory_mb')} | {printed} |")
     return "\n".join(lines) + "\n"
 
 
@@ -197,9 +249,10 @@ def update_readme(table: str) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", default="overhead,notebooks", help="comma-separated: overhead, notebooks")
+    parser.add_argument("--only", default="overhead,notebooks,assignments", help="comma-separated: overhead, notebooks, assignments")
     parser.add_argument("--mode", default="both", choices=["fast", "full", "both"])
-    parser.add_argument("--notebooks", default=None, help="only notebooks whose file name contains this")
+    parser.add_argument("--notebooks", default=None,
+                        help="only notebooks (and assignments) whose file name contains this")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     parser.add_argument("--execute-one", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--no-readme", action="store_true", help="don't update README.md")
@@ -218,6 +271,12 @@ def main(argv=None) -> int:
         modes = ["fast", "full"] if args.mode == "both" else [args.mode]
         fresh = notebooks(modes, args.notebooks, args.timeout)
         merged = report.setdefault("notebooks", {})
+        for name, per_mode in fresh.items():
+            merged.setdefault(name, {}).update(per_mode)
+    if "assignments" in sections:
+        modes = ["fast", "full"] if args.mode == "both" else [args.mode]
+        fresh = notebooks(modes, args.notebooks, args.timeout, folder="solutions")
+        merged = report.setdefault("assignments", {})
         for name, per_mode in fresh.items():
             merged.setdefault(name, {}).update(per_mode)
     RESULTS.mkdir(parents=True, exist_ok=True)

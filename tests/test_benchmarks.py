@@ -53,3 +53,29 @@ def test_record_results_writes_only_when_the_runner_asks(tmp_path, monkeypatch):
     record_results("nb", accuracy=0.9)
     record_results("nb", seconds=12)
     assert json.loads(target.read_text()) == {"nb": {"accuracy": 0.9, "seconds": 12}}
+
+
+def test_an_assignment_reports_the_time_and_the_verdict_of_its_training_task(tmp_path):
+    def cell(source, grade_id=None):
+        metadata = {"nbgrader": {"grade": True, "grade_id": grade_id, "locked": True, "points": 2,
+                                 "solution": False, "schema_version": 3}} if grade_id else {}
+        return nbformat.v4.new_code_cell(source, metadata=metadata)
+
+    notebook = nbformat.v4.new_notebook(cells=[
+        cell("x = 1"),
+        cell("import time\ntime.sleep(0.3)\nprint('trained 3 steps')"),
+        cell("print('held-out accuracy 0.97')", grade_id="test_trained_model_quality"),
+        cell("print('afterwards')")])
+    path = tmp_path / "assignment.ipynb"
+    nbformat.write(notebook, path)
+    row = bench.execute_one(path, timeout=120)
+    assert row["error"] is None and 0.3 <= row["train_seconds"] < row["seconds"]
+    assert row["train_output"] == "trained 3 steps / held-out accuracy 0.97"
+    table = bench.markdown({"assignments": {"05_x": {"fast": row, "full": {**row, "train_seconds": 18.0}}}})
+    assert "| 05_x |" in table and "| 18 |" in table and "held-out accuracy 0.97" in table
+
+
+def test_a_lecture_notebook_reports_no_training_task(tmp_path):
+    path = tmp_path / "lecture.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")]), path)
+    assert "train_seconds" not in bench.execute_one(path, timeout=120)
