@@ -9,6 +9,7 @@ become ``pass`` statements with the line as a comment, so the files stay valid P
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -37,11 +38,11 @@ def code_of(notebook: Path) -> str:
 
 
 def main(argv: list[str]) -> int:
-    if not 1 <= len(argv) <= 2:
-        print(__doc__.strip(), file=sys.stderr)
-        return 2
-    output = Path(argv[0])
-    notebooks = Path(argv[1]) if len(argv) == 2 else Path(__file__).resolve().parents[1] / "notebooks"
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("output", type=Path, help="folder for one .py file per notebook")
+    parser.add_argument("notebooks", type=Path, nargs="?", default=Path(__file__).resolve().parents[1] / "notebooks")
+    args = parser.parse_args(argv)
+    output, notebooks = args.output, args.notebooks
     output.mkdir(parents=True, exist_ok=True)
     for notebook in sorted(notebooks.glob("*.ipynb")):
         (output / f"{notebook.stem}.py").write_text(code_of(notebook), encoding="utf-8")
