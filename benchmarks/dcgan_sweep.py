@@ -10,15 +10,15 @@ process per variant, all at once, e.g.
     for v in "seed=0" "layers=2 width=32" "r1=1"; do OMP_NUM_THREADS=1 python benchmarks/dcgan_sweep.py $v & done
 
 Each EVAL line: (step, ms per training step, share of samples the evaluation network classifies
-with confidence >= 0.9, smallest class share, largest class share, classifier FID of 1,000
-samples against the 500 held-out test digits). Samples come from a 0.998 EMA of G, as in
+with confidence >= 0.9, smallest class share, largest class share, classifier FID of
+`samples` (1,000) samples against the 500 held-out test digits). Samples come from a 0.998 EMA of G, as in
 notebook 03; the data are drawn with replacement rather than in epochs.
 
 Options (key=value): steps, every, batch, latent, lr, d_lr_factor, beta1, beta2, width, ema, seed,
 layers (2 or 3 on both sides; layers_g / layers_d for one side), r1 (R1 penalty weight on reals),
 dropout (in D), aug (translation and/or cutout, DiffAugment-style, on every input of D), topk
 (1: G learns from the half of the fakes D rates best, Sinha et al. 2020), loss (non_saturating,
-hinge), device.
+hinge), device, samples (scored at each EVAL).
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ from course_lib.training import seed_everything  # noqa: E402
 
 DEFAULTS = dict(steps=6000, every=1000, batch=64, latent=64, lr=5e-4, d_lr_factor=1.0, beta1=0.5, beta2=0.999,
                 width=24, ema=0.998, seed=0, layers=3, layers_g=0, layers_d=0, r1=0.0, dropout=0.0, aug="",
-                topk=0, loss="non_saturating", device="cuda")
+                topk=0, loss="non_saturating", device="cuda", samples=1000)
 
 
 class TwoLayerGenerator(nn.Module):
@@ -108,7 +108,7 @@ def main(argv: list[str]) -> None:
     opt_d = torch.optim.Adam(critic.parameters(), lr=o.lr * o.d_lr_factor, betas=(o.beta1, o.beta2))
     ema = AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(o.ema), use_buffers=True)
     network, heldout = evaluation_network(verbose=False), load_mnist("test").tensors[0]
-    noise = sample_latents(1000, o.latent, seed=4321)
+    noise = sample_latents(o.samples, o.latent, seed=4321)
     picks = torch.Generator(device=device).manual_seed(o.seed)
     evals, training_seconds, started = [], 0.0, time.perf_counter()
     for step in range(1, o.steps + 1):

@@ -33,7 +33,7 @@ def test_cutout_and_translation_let_gradients_through():
 @pytest.mark.parametrize("options", [["layers=2", "width=8"], ["layers=3", "width=8", "r1=1", "aug=cutout",
                                                                 "topk=1", "dropout=0.2", "loss=hinge"]])
 def test_a_variant_trains_and_reports_its_quality(evaluation_network, capsys, options):
-    sweep.main(["steps=2", "every=2", "device=cpu", *options])
+    sweep.main(["steps=2", "every=2", "device=cpu", "samples=200", *options])
     evals = [line for line in capsys.readouterr().out.splitlines() if line.startswith("EVAL")]
     step, ms, confident, smallest, largest, fid = ast.literal_eval(evals[-1][evals[-1].index("("):])
     assert step == 2 and ms > 0 and 0 <= smallest <= largest <= 1 and 0 <= confident <= 1 and fid > 0
