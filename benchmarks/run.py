@@ -193,6 +193,13 @@ def notebooks(modes: list[str], pattern: str | None, timeout: int, folder: str =
 
 
 # --------------------------------------------------------------------------- report
+def table_value(row: dict, key: str) -> str:
+    """One table cell of a run: "error" if the notebook failed, "–" if not measured, else the number."""
+    if row.get("error"):
+        return "error"
+    return "–" if row.get(key) is None else f"{row[key]:g}"
+
+
 def markdown(report: dict) -> str:
     lines = []
     m = report.get("machine", {})
@@ -208,33 +215,21 @@ def markdown(report: dict) -> str:
                   "|---|---|---|---|---|---|"]
         for name, modes in sorted(report["notebooks"].items()):
             fast, full = modes.get("fast", {}), modes.get("full", {})
-
-            def cell(row, key):
-                if row.get("error"):
-                    return "error"
-                return "–" if row.get(key) is None else f"{row[key]:g}"
-
             results = full.get("results") or fast.get("results") or {}
             shown = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in results.items())
             if not full.get("results") and fast.get("results"):
                 shown = "(fast) " + shown
-            lines.append(f"| {name} | {cell(fast, 'seconds')} | {cell(fast, 'peak_memory_mb')} | {cell(full, 'seconds')} "
-                         f"| {cell(full, 'peak_memory_mb')} | {shown} |")
+            lines.append(f"| {name} | {table_value(fast, 'seconds')} | {table_value(fast, 'peak_memory_mb')} | {table_value(full, 'seconds')} "
+                         f"| {table_value(full, 'peak_memory_mb')} | {shown} |")
     if "assignments" in report:
         lines += ["", "| assignment | fast: train s | fast: s | full: train s | full: s | full: peak MB "
                   "| what the training check printed (full mode, else fast) |", "|---|---|---|---|---|---|---|"]
         for name, modes in sorted(report["assignments"].items()):
             fast, full = modes.get("fast", {}), modes.get("full", {})
-
-            def value(row, key):
-                if row.get("error"):
-                    return "error"
-                return "–" if row.get(key) is None else f"{row[key]:g}"
-
             printed = (full.get("train_output") or fast.get("train_output") or "").replace("|", "/")
-            lines.append(f"| {name} | {value(fast, 'train_seconds')} | {value(fast, 'seconds')} "
-                         f"| {value(full, 'train_seconds')} | {value(full, 'seconds')} "
-                         f"| {value(full, 'peak_memory_mb')} | {printed} |")
+            lines.append(f"| {name} | {table_value(fast, 'train_seconds')} | {table_value(fast, 'seconds')} "
+                         f"| {table_value(full, 'train_seconds')} | {table_value(full, 'seconds')} "
+                         f"| {table_value(full, 'peak_memory_mb')} | {printed} |")
     return "\n".join(lines) + "\n"
 
 
