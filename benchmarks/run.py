@@ -219,8 +219,8 @@ def markdown(report: dict) -> str:
             shown = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in results.items())
             if not full.get("results") and fast.get("results"):
                 shown = "(fast) " + shown
-            lines.append(f"| {name} | {table_value(fast, 'seconds')} | {table_value(fast, 'peak_memory_mb')} | {table_value(full, 'seconds')} "
-                         f"| {table_value(full, 'peak_memory_mb')} | {shown} |")
+            lines.append(f"| {name} | {table_value(fast, 'seconds')} | {table_value(fast, 'peak_memory_mb')} "
+                         f"| {table_value(full, 'seconds')} | {table_value(full, 'peak_memory_mb')} | {shown} |")
     if "assignments" in report:
         lines += ["", "| assignment | fast: train s | fast: s | full: train s | full: s | full: peak MB "
                   "| what the training check printed (full mode, else fast) |", "|---|---|---|---|---|---|---|"]
