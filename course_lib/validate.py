@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["check_tensor", "check_images", "check_positive_int", "check_choice", "check_same_device"]
+__all__ = ["check_tensor", "check_images", "check_positive_int", "check_non_negative_int", "check_choice", "check_same_device"]
 
 _TOLERANCE = 1e-3
 
@@ -60,10 +60,20 @@ def check_images(images, value_range: tuple[float, float] = (0, 1), channels: tu
 
 
 def check_positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        if isinstance(value, float) and value.is_integer() and value > 0:
-            raise ValueError(f"{name} must be a positive integer, got the float {value!r}; use int({value!r})")
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    """``value`` must be an integer > 0 (a bool is not one); a whole float gets a hint."""
+    return _check_int(value, name, "positive", smallest=1)
+
+
+def check_non_negative_int(value, name: str) -> int:
+    """``value`` must be an integer >= 0 (a bool is not one)."""
+    return _check_int(value, name, "non-negative", smallest=0)
+
+
+def _check_int(value, name, kind, smallest):
+    if isinstance(value, bool) or not isinstance(value, int) or value < smallest:
+        if isinstance(value, float) and value.is_integer() and value >= smallest:
+            raise ValueError(f"{name} must be a {kind} integer, got the float {value!r}; use int({value!r})")
+        raise ValueError(f"{name} must be a {kind} integer, got {value!r}")
     return value
 
 
@@ -75,11 +85,10 @@ def check_choice(value, choices, what: str):
 
 
 def check_same_device(*tensors: torch.Tensor, names: tuple[str, ...] | None = None) -> None:
-    labels = list(names) if names else [f"#{i}" for i in range(len(tensors))]
-    for label, t in zip(labels, tensors):
+    names = names or tuple(f"#{i}" for i in range(len(tensors)))
+    for name, t in zip(names, tensors):
         if not isinstance(t, torch.Tensor):
-            raise TypeError(f"{label} must be a torch.Tensor, got {type(t).__name__}")
-    devices = {t.device for t in tensors}
-    if len(devices) > 1:
-        described = ", ".join(f"{n} on {t.device}" for n, t in zip(names or [f"#{i}" for i in range(len(tensors))], tensors))
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if len({t.device for t in tensors}) > 1:
+        described = ", ".join(f"{n} on {t.device}" for n, t in zip(names, tensors))
         raise ValueError(f"tensors must be on one device, got {described}; move them with .to(device)")

@@ -4,7 +4,7 @@ import socket
 import pytest
 import torch
 
-from course_lib import data
+from course_lib import _mnist, data
 from course_lib.data import random_shift
 
 
@@ -44,7 +44,7 @@ def test_limit_keeps_a_prefix():
 def test_auto_source_falls_back_to_bundled_digits_offline_without_hanging(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("COURSE_MNIST", "auto")
     monkeypatch.setenv("COURSE_DATA", str(tmp_path))
-    monkeypatch.setattr(data, "_download_failed", False)
+    monkeypatch.setattr(_mnist, "_download_failed", False)
 
     def refuse(*args, **kwargs):
         raise OSError("network is unreachable (test)")
@@ -57,7 +57,7 @@ def test_auto_source_falls_back_to_bundled_digits_offline_without_hanging(monkey
 
 def test_forcing_torchvision_offline_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("COURSE_DATA", str(tmp_path))
-    monkeypatch.setattr(data, "_download_failed", True)
+    monkeypatch.setattr(_mnist, "_download_failed", True)
     with pytest.raises(RuntimeError, match="neither cached"):
         data.mnist_source("torchvision")
 

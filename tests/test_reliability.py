@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from course_lib import checkpoints, data, training
+from course_lib import _mnist, checkpoints, data, training
 from course_lib.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from course_lib.cnn import DigitClassifier, classification_loss
 from course_lib._network import NetworkBlockedError
@@ -497,7 +497,7 @@ def fake_mnist_server(monkeypatch, tmp_path):
     monkeypatch.setenv("COURSE_DATA", str(tmp_path))
     monkeypatch.setattr(data, "_cache", {})
     monkeypatch.setattr(data, "_announced", set())
-    monkeypatch.setattr(data, "_download_failed", False)
+    monkeypatch.setattr(_mnist, "_download_failed", False)
     return Server
 
 
@@ -508,10 +508,10 @@ def test_a_corrupted_download_is_never_used_and_is_replaced_on_the_next_try(fake
     assert "could not be downloaded" in capsys.readouterr().out
     assert list(tmp_path.iterdir()) == [], "the partial download must not stay where it could be used"
 
-    data._download_failed = False  # a new session tries again
+    _mnist._download_failed = False  # a new session tries again
     fake_mnist_server.corrupt = False
     assert data.mnist_source("auto") == "torchvision"
-    assert data._torchvision_mnist_ready(tmp_path)
+    assert _mnist.mnist_ready(tmp_path)
     assert len(data.load_mnist("test", source="torchvision")) == 20
 
 
@@ -520,10 +520,10 @@ def test_a_damaged_cached_mnist_is_replaced_by_a_fresh_verified_download(fake_mn
     assert data.mnist_source("auto") == "torchvision"
     archive = tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte.gz"
     archive.write_bytes(archive.read_bytes()[:-10])
-    assert not data._torchvision_mnist_ready(tmp_path)
+    assert not _mnist.mnist_ready(tmp_path)
     downloads = fake_mnist_server.downloads
     assert data.mnist_source("auto") == "torchvision"
-    assert fake_mnist_server.downloads > downloads and data._torchvision_mnist_ready(tmp_path)
+    assert fake_mnist_server.downloads > downloads and _mnist.mnist_ready(tmp_path)
 
 
 def test_a_half_extracted_mnist_file_is_re_extracted_from_its_verified_archive(fake_mnist_server, tmp_path):
@@ -532,8 +532,8 @@ def test_a_half_extracted_mnist_file_is_re_extracted_from_its_verified_archive(f
     extracted = tmp_path / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
     extracted.write_bytes(extracted.read_bytes()[:1000])
     downloads = fake_mnist_server.downloads
-    assert data._torchvision_mnist_ready(tmp_path)
-    assert fake_mnist_server.downloads == downloads and data._idx_file_complete(extracted)
+    assert _mnist.mnist_ready(tmp_path)
+    assert fake_mnist_server.downloads == downloads and _mnist.idx_file_complete(extracted)
 
 
 # --------------------------------------------------------------------------- offline
@@ -553,7 +553,7 @@ def test_the_test_suite_runs_with_the_network_blocked():
 def test_an_mnist_download_attempt_offline_fails_fast_and_falls_back(monkeypatch, tmp_path, capsys):
     """MNIST 'auto' with the network blocked and nothing cached -> bundled digits within seconds, with a one-line notice."""
     monkeypatch.setenv("COURSE_DATA", str(tmp_path))
-    monkeypatch.setattr(data, "_download_failed", False)
+    monkeypatch.setattr(_mnist, "_download_failed", False)
     started = time.perf_counter()
     assert data.mnist_source("auto") == "bundled"
     assert time.perf_counter() - started < 5
@@ -705,7 +705,7 @@ def test_an_unusable_course_home_falls_back_to_the_bundled_digits(tmp_path, monk
     home = tmp_path / "home"
     monkeypatch.delenv("COURSE_DATA", raising=False)
     monkeypatch.setenv("COURSE_HOME", str(home))
-    monkeypatch.setattr(data, "_download_failed", False)
+    monkeypatch.setattr(_mnist, "_download_failed", False)
     monkeypatch.setattr(data, "_announced", set())
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system")
@@ -716,7 +716,7 @@ def test_an_unusable_course_home_falls_back_to_the_bundled_digits(tmp_path, monk
         monkeypatch.setattr(Path, "mkdir", read_only)
     else:  # data/ exists, so only the download's scratch folder fails to be created
         (home / "data").mkdir(parents=True)
-        monkeypatch.setattr(data.tempfile, "mkdtemp", read_only)
+        monkeypatch.setattr(_mnist.tempfile, "mkdtemp", read_only)
     digits = data.load_mnist("test", limit=10)
     assert len(digits) == 10
     out = capsys.readouterr().out
@@ -765,11 +765,11 @@ def test_a_stalled_dns_lookup_stays_within_the_download_time_limit(stalled_dns, 
 
     from course_lib import pix2pix, style
 
-    monkeypatch.setattr(data, "_download_failed", False)
+    monkeypatch.setattr(_mnist, "_download_failed", False)
     monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path / "hub"))
     monkeypatch.setenv("COURSE_DATA", str(tmp_path / "data"))
     started = time.perf_counter()
-    assert data._download_torchvision_mnist(tmp_path, timeout_s=0.5) is False
+    assert _mnist.download(tmp_path, timeout_s=0.5) is False
     assert style._download_vgg19(0.5) is None
     with pytest.raises(RuntimeError, match="facades could not be downloaded"):
         pix2pix.load_facades(timeout_s=0.5)

@@ -1,0 +1,87 @@
+"""Plumbing for ``data``: full MNIST through torchvision, verified, downloaded at most once per session.
+
+``mnist_ready(root)`` says whether a complete, checksum-verified copy sits in ``root`` (a
+damaged extraction is redone from the verified archives); ``download(root)`` tries to fetch
+one within a time limit per connection and name lookup, into a temporary folder renamed into
+place only once every file passed torchvision's MD5 check. A failed download is not retried
+in the same session (``data`` then uses the bundled digits).
+"""
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import socket
+import struct
+import tempfile
+from pathlib import Path
+
+from ._network import bounded_name_lookups
+
+DOWNLOAD_TIMEOUT_S = 5.0
+_download_failed = False
+
+
+def idx_file_complete(path: Path) -> bool:
+    """True when an IDX file (MNIST's format) holds exactly the bytes its header announces."""
+    try:
+        with open(path, "rb") as handle:
+            magic = handle.read(4)
+            if len(magic) != 4 or magic[:3] != b"\x00\x00\x08":  # uint8 data
+                return False
+            dims = struct.unpack(f">{magic[3]}I", handle.read(4 * magic[3]))
+        return path.stat().st_size == 4 + 4 * len(dims) + math.prod(dims)
+    except (OSError, struct.error):
+        return False
+
+
+def mnist_ready(root: Path) -> bool:
+    """True when ``root`` holds torchvision's MNIST archives (MD5 verified) and complete extracted files."""
+    from torchvision.datasets import MNIST
+    from torchvision.datasets.utils import check_integrity, extract_archive
+
+    raw = root / "MNIST" / "raw"
+    if not all(check_integrity(str(raw / name), md5) for name, md5 in MNIST.resources):
+        return False
+    for name, _ in MNIST.resources:
+        extracted = raw / name.removesuffix(".gz")
+        if not idx_file_complete(extracted):
+            try:
+                extract_archive(str(raw / name), str(raw))
+            except OSError:
+                return False
+            if not idx_file_complete(extracted):
+                return False
+    return True
+
+
+def download(root: Path, timeout_s: float = DOWNLOAD_TIMEOUT_S) -> bool:
+    """Try to download MNIST into ``root``, giving up after ``timeout_s`` per connection; True on success."""
+    global _download_failed
+    from torchvision.datasets import MNIST
+
+    if _download_failed:
+        return False
+    tmp, old_timeout = None, socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout_s)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=".mnist-download-", dir=root))  # a read-only root fails here
+        with bounded_name_lookups(timeout_s):
+            MNIST(str(tmp), train=True, download=True)
+            MNIST(str(tmp), train=False, download=True)
+        if not mnist_ready(tmp):
+            raise RuntimeError("checksum mismatch after download")
+        if (root / "MNIST").exists():
+            shutil.rmtree(root / "MNIST")  # an incomplete or corrupted earlier copy
+        os.replace(tmp / "MNIST", root / "MNIST")
+        return True
+    except Exception as error:  # offline, DNS failure, timeout, bad checksum...
+        _download_failed = True
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [""]
+        why = lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1]}"  # torchvision puts the cause last
+        print(f"[data] full MNIST could not be downloaded ({type(error).__name__}: {why[:200]})")
+        return False
+    finally:
+        socket.setdefaulttimeout(old_timeout)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
