@@ -1,23 +1,14 @@
 """Checkpoints that survive interruptions and never run code when loaded.
 
-* ``save_checkpoint`` writes to a temporary file in the same folder, flushes it
-  to disk and renames it over the old one (``os.replace`` is atomic), so a crash
-  or Ctrl-C in the middle of saving leaves the previous checkpoint intact.
-  A save killed before the rename leaves ``.NAME.PID.xxxx.tmp``; the next save or
-  load of that checkpoint removes it.
-* ``load_checkpoint`` uses ``torch.load(weights_only=True)``: only tensors and
-  plain Python containers are accepted, never arbitrary pickled objects. Saving
-  accepts exactly what that loader reads back (``plain_data``: NumPy scalars become
-  Python numbers, anything else is refused at save time), so a save never writes a
-  file its own loader refuses.
-* Every checkpoint carries a SHA-256 digest of its contents, so a file corrupted on
-  disk (a flipped byte inside the weights) is an error, not silently wrong weights;
-  a file without its digest is refused too.
-* Loading checks every model and optimizer state against its target before it
-  restores anything: a mismatch never leaves a half-restored model.
-* A model whose parameters became NaN/inf is never saved over a good checkpoint.
-* A checkpoint carries what a resume needs: step, model and optimizer states,
-  RNG states, history and the run's config.
+* ``save_checkpoint`` writes a temporary file in the same folder, flushes it to disk and renames
+  it over the old one (atomic), so a crash or Ctrl-C mid-save leaves the previous checkpoint
+  intact; the next save or load removes what a killed save left (``.NAME.PID.xxxx.tmp``). It
+  stores only what the safe loader reads back (``plain_data``), and never NaN/inf weights.
+* ``load_checkpoint`` uses ``torch.load(weights_only=True)`` (tensors and plain containers, never
+  pickled objects), verifies the SHA-256 digest every checkpoint carries, and checks every model
+  and optimizer state against its target before it restores anything.
+* A checkpoint carries what a resume needs: step, model and optimizer states, RNG states,
+  history and the run's config.
 """
 from __future__ import annotations
 
@@ -38,8 +29,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from .validate import check_non_negative_int
+
 __all__ = ["CheckpointError", "ArchitectureMismatch", "save_checkpoint", "load_checkpoint", "load_state_dict_checked",
-           "plain_data", "remove_stale_temporary_files", "rng_state", "set_rng_state"]
+           "plain_data"]
 
 FORMAT_VERSION = 2
 
@@ -53,39 +46,34 @@ class ArchitectureMismatch(CheckpointError):
     from an earlier version of the model's code."""
 
 
-def rng_state() -> dict:
-    state = {"torch": torch.get_rng_state(), "python": list(_flatten(random.getstate()))}
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state(), "python": random.getstate()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
-def _flatten(python_state):
-    version, internal, gauss = python_state
-    return [version, *internal, -1 if gauss is None else gauss]
-
-
-def set_rng_state(state: Mapping) -> None:
+def _set_rng_state(state: Mapping) -> None:
     torch.set_rng_state(state["torch"])
-    if "python" in state:
-        values = state["python"]
-        gauss = values[-1]
-        random.setstate((int(values[0]), tuple(int(v) for v in values[1:-1]), None if gauss == -1 else gauss))
+    random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _as_dict(obj, what, kind=None):
-    """One object or a dict name -> object, as a dict; ``kind`` (a type) is checked for every value."""
-    if obj is None:
-        return {}
-    items = dict(obj) if isinstance(obj, Mapping) else {what: obj}
-    if kind is not None:
-        for name, value in items.items():
-            if not isinstance(value, kind):
-                full_name = {nn.Module: "torch.nn.Module", torch.optim.Optimizer: "torch.optim.Optimizer"}[kind]
-                raise TypeError(f"{what} {name!r} must be a {full_name} (or a dict name -> {kind.__name__}), "
-                                f"got {type(value).__name__}")
+def _as_path(path) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or pathlib.Path, got {type(path).__name__}")
+    return Path(path)
+
+
+def _as_dict(obj, what: str, kind: type) -> dict:
+    """One module (optimizer) or a dict name -> module (optimizer), as a dict; every value must be a ``kind``."""
+    items = {} if obj is None else dict(obj) if isinstance(obj, Mapping) else {what: obj}
+    for name, value in items.items():
+        if not isinstance(value, kind):
+            full_name = {nn.Module: "torch.nn.Module", torch.optim.Optimizer: "torch.optim.Optimizer"}[kind]
+            raise TypeError(f"{what} {name!r} must be a {full_name} (or a dict name -> {kind.__name__}), "
+                            f"got {type(value).__name__}")
     return items
 
 
@@ -140,71 +128,42 @@ def plain_data(value, where: str = "value"):
                     f"{fix}")
 
 
-def _round_trips(value, where: str) -> None:
-    """Belt and braces: the safe loader reads back what was converted (small values only)."""
-    buffer = io.BytesIO()
-    torch.serialization.save(value, buffer)  # not torch.save, which tests replace to break real saves
-    buffer.seek(0)
-    try:
-        torch.load(buffer, weights_only=True)
-    except pickle.UnpicklingError as error:
-        raise TypeError(f"{where} holds something the safe loader refuses ({_referenced_global(error)}); "
-                        "store numbers, strings, tensors and lists/dicts of them") from None
-
-
-def _non_finite_parameters(models: Mapping[str, nn.Module]) -> list[str]:
-    return [f"{name}.{key}" for name, module in models.items() for key, value in module.state_dict().items()
-            if value.is_floating_point() and not torch.isfinite(value).all()]
-
-
 def save_checkpoint(path, *, models, optimizers=None, step: int = 0, history: Mapping | None = None,
                     config: Mapping | None = None, extra: Mapping | None = None) -> Path:
     """Atomically write a checkpoint to ``path``.
 
     models / optimizers: one module (optimizer) or a dict name -> module (optimizer).
-    history: dict of lists of numbers; config: dict of plain values.
+    history: dict of lists of numbers; config and extra: dicts of plain values.
     Raises ``CheckpointError`` (disk full, read-only folder, NaN/inf parameters...) with the
     old file untouched.
     """
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or pathlib.Path, got {type(path).__name__}")
-    path = Path(path)
+    path = _as_path(path)
     models = _as_dict(models, "model", nn.Module)
     if not models:
         raise ValueError("models is empty: pass the module to save, or a dict name -> module")
     optimizers = _as_dict(optimizers, "optimizer", torch.optim.Optimizer)
-    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-        raise ValueError(f"step must be a non-negative integer, got {step!r}")
+    check_non_negative_int(step, "step")
     plain = {}
     for what, value in (("history", history), ("config", config), ("extra", extra)):
         if value is not None and not isinstance(value, Mapping):
             raise TypeError(f"{what} must be a dict (or None), got {type(value).__name__}"
                             + ("; pass history.state_dict()" if what == "history" else ""))
         plain[what] = plain_data(dict(value or {}), what)
-        if what != "history":  # a history is numbers only; configs are small
-            _round_trips(plain[what], what)
-    broken = _non_finite_parameters(models)
+    broken = [f"{name}.{key}" for name, module in models.items() for key, value in module.state_dict().items()
+              if value.is_floating_point() and not torch.isfinite(value).all()]
     if broken:
-        raise CheckpointError(
-            f"not saving {path}: these parameters are NaN or infinite: {', '.join(broken[:5])}"
-            f"{' ...' if len(broken) > 5 else ''}. Training diverged; the previous checkpoint (if any) "
-            "is kept. Usual causes: learning rate too high, log(0), images in the wrong range."
-        )
-    payload = {
-        "format_version": FORMAT_VERSION,
-        "step": int(step),
-        "models": {k: m.state_dict() for k, m in models.items()},
-        "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
-        "history": plain["history"],
-        "config": plain["config"],
-        "rng": rng_state(),
-        "extra": plain["extra"],
-    }
+        raise CheckpointError(f"not saving {path}: these parameters are NaN or infinite: {', '.join(broken[:5])}"
+                              f"{' ...' if len(broken) > 5 else ''}. Training diverged; the previous checkpoint "
+                              "(if any) is kept. Usual causes: learning rate too high, log(0), images in the wrong range.")
+    payload = {"format_version": FORMAT_VERSION, "step": step,
+               "models": {k: m.state_dict() for k, m in models.items()},
+               "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
+               **plain, "rng": _rng_state()}
     payload["checksum"] = _digest(payload)
     tmp_name = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporary_files(path)
+        _remove_stale_temporary_files(path)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as handle:
             # Serialised in memory first, then written with one plain write: a full disk then raises
@@ -221,92 +180,69 @@ def save_checkpoint(path, *, models, optimizers=None, step: int = 0, history: Ma
                   errno.EACCES: "permission denied", errno.EPERM: "permission denied",
                   errno.EDQUOT: "the disk quota is exceeded"}.get(
             getattr(error, "errno", None), getattr(error, "strerror", None) or str(error).splitlines()[0][:200])
-        raise CheckpointError(
-            f"could not save checkpoint to {path}: {reason}. The previous checkpoint (if any) is untouched; "
-            "free some space or pass another path (COURSE_HOME sets the default folder)."
-        ) from error
+        raise CheckpointError(f"could not save checkpoint to {path}: {reason}. The previous checkpoint (if any) is "
+                              "untouched; free some space or pass another path (COURSE_HOME sets the default folder)."
+                              ) from error
     finally:
         if tmp_name is not None and os.path.exists(tmp_name):
             os.remove(tmp_name)
     return path
 
 
-def remove_stale_temporary_files(path) -> list[Path]:
+def _remove_stale_temporary_files(path: Path) -> None:
     """Delete what saves of ``path`` killed mid-write left behind (``.NAME.PID.xxxx.tmp`` of a dead process)."""
-    path = Path(path)
-    removed = []
     try:
         candidates = list(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
     except OSError:
-        return removed
+        return
     for candidate in candidates:
         pid = candidate.name[len(path.name) + 2:].split(".", 1)[0]
-        if pid.isdigit() and _alive(int(pid)):
-            continue  # a save in progress (this or another process)
-        try:
-            candidate.unlink()
-            removed.append(candidate)
-        except OSError:
-            pass
-    return removed
+        if not (pid.isdigit() and _alive(int(pid))):  # a live pid: a save in progress (this or another process)
+            candidate.unlink(missing_ok=True)
 
 
 def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:
         return False
     except OSError:  # exists but belongs to someone else
-        return True
+        pass
     return True
+
+
+def _listed(what: str, items: list[str]) -> str:
+    return f"  {what} ({len(items)}): {', '.join(items[:10])}{' ...' if len(items) > 10 else ''}"
 
 
 def _mismatches(module: nn.Module, state_dict: Mapping, name: str) -> str | None:
     """Every difference between the model's tensors and the checkpoint's, as one message (None if they fit)."""
     own = module.state_dict()
-    missing = sorted(set(own) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(own))
+    missing, unexpected = sorted(set(own) - set(state_dict)), sorted(set(state_dict) - set(own))
     shapes = [f"{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(own[k].shape)}"
               for k in sorted(set(own) & set(state_dict))
               if hasattr(state_dict[k], "shape") and state_dict[k].shape != own[k].shape]
     if not (missing or unexpected or shapes):
         return None
-    lines = [f"the checkpoint's '{name}' does not fit this architecture ({type(module).__name__}):"]
-    if missing:
-        lines.append(f"  missing keys ({len(missing)}): {', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}")
-    if unexpected:
-        lines.append(f"  unexpected keys ({len(unexpected)}): {', '.join(unexpected[:10])}{' ...' if len(unexpected) > 10 else ''}")
-    if shapes:
-        lines.append(f"  shape mismatches ({len(shapes)}): " + "; ".join(shapes[:10]))
-    lines.append("Build the model with the same configuration it was trained with (see the checkpoint's 'config').")
-    return "\n".join(lines)
+    return "\n".join([f"the checkpoint's '{name}' does not fit this architecture ({type(module).__name__}):",
+                      *([_listed("missing keys", missing)] if missing else []),
+                      *([_listed("unexpected keys", unexpected)] if unexpected else []),
+                      *([f"  shape mismatches ({len(shapes)}): " + "; ".join(shapes[:10])] if shapes else []),
+                      "Build the model with the same configuration it was trained with (see the checkpoint's 'config')."])
 
 
 def _optimizer_mismatch(optimizer: torch.optim.Optimizer, state: Mapping, name: str) -> str | None:
     """Why ``optimizer.load_state_dict(state)`` would fail or load the wrong thing (None if it fits)."""
-    kind = type(optimizer).__name__
-    if not isinstance(state, Mapping) or not isinstance(state.get("param_groups"), list) \
-            or not isinstance(state.get("state"), Mapping):
-        return f"the checkpoint's optimizer '{name}' is not an optimizer state"
-    saved, own = state["param_groups"], optimizer.param_groups
-    if len(saved) != len(own):
-        return f"optimizer '{name}': the checkpoint has {len(saved)} parameter group(s), this {kind} has {len(own)}"
-    for i, (s_group, o_group) in enumerate(zip(saved, own)):
-        if not isinstance(s_group, Mapping) or len(s_group.get("params", ())) != len(o_group["params"]):
-            return (f"optimizer '{name}', group {i}: the checkpoint holds {len(s_group.get('params', ()))} "
-                    f"parameters, this {kind} {len(o_group['params'])} (another model?)")
-        settings = set(o_group) - {"params"}
-        if set(s_group) - {"params"} != settings:
-            missing = sorted(settings - set(s_group))
-            return (f"optimizer '{name}' was saved from another kind of optimizer than this {kind} "
-                    f"(its settings lack {', '.join(missing) or 'nothing'} and add "
-                    f"{', '.join(sorted(set(s_group) - settings - {'params'})) or 'nothing'})")
-    params = [p for group in own for p in group["params"]]
+    kind, saved, own = type(optimizer).__name__, state["param_groups"], optimizer.param_groups
+    sizes = [len(group["params"]) for group in saved], [len(group["params"]) for group in own]
+    if sizes[0] != sizes[1]:
+        return (f"optimizer '{name}': the checkpoint's parameter groups hold {sizes[0]} tensors, this {kind}'s "
+                f"{sizes[1]} (another model?)")
+    if any(set(s_group) != set(o_group) for s_group, o_group in zip(saved, own)):
+        return f"optimizer '{name}' was saved from another kind of optimizer than this {kind} (its settings differ)"
     ids = [i for group in saved for i in group["params"]]
-    for saved_id, param in zip(ids, params):
-        for key, value in (state["state"].get(saved_id) or {}).items():
+    for saved_id, param in zip(ids, [p for group in own for p in group["params"]]):
+        for key, value in state["state"].get(saved_id, {}).items():
             if isinstance(value, torch.Tensor) and value.ndim and value.shape != param.shape:
                 return (f"optimizer '{name}': its '{key}' for a parameter has shape {tuple(value.shape)}, "
                         f"the parameter {tuple(param.shape)}")
@@ -332,14 +268,13 @@ def load_checkpoint(path, models=None, optimizers=None, restore_rng: bool = Fals
     Returns the checkpoint dict (step, history, config, ...). Raises ``CheckpointError``
     for a missing, truncated, corrupted, unsafe or mismatching file.
     """
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or pathlib.Path, got {type(path).__name__}")
-    path = Path(path)
+    path = _as_path(path)
     models = _as_dict(models, "model", nn.Module)
     optimizers = _as_dict(optimizers, "optimizer", torch.optim.Optimizer)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
-    remove_stale_temporary_files(path)
+    _remove_stale_temporary_files(path)
+    again = "Delete it and train again, or restore an earlier copy."
     try:
         with open(path, "rb"):
             pass
@@ -350,31 +285,25 @@ def load_checkpoint(path, models=None, optimizers=None, restore_rng: bool = Fals
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
         if "unsupported global" in str(error).lower():  # a class/function reference: code
-            raise CheckpointError(
-                f"refused to load {path}: it references Python code ({_referenced_global(error)}), "
-                "and unpickling it could run that code. Nothing was executed. Only load checkpoints "
-                "you trust; this loader only accepts tensors and plain containers."
-            ) from None
-        raise CheckpointError(
-            f"{path} is corrupted or not a PyTorch checkpoint: the safe loader cannot read it "
-            "(nothing was executed). Delete it and train again, or restore an earlier copy."
-        ) from None
+            found = re.search(r"GLOBAL ([\w.]+)", str(error))
+            code = found.group(1) if found else "a class or function"
+            raise CheckpointError(f"refused to load {path}: it references Python code ({code}), and unpickling it "
+                                  "could run that code. Nothing was executed. Only load checkpoints you trust; this "
+                                  "loader only accepts tensors and plain containers.") from None
+        raise CheckpointError(f"{path} is corrupted or not a PyTorch checkpoint: the safe loader cannot read it "
+                              f"(nothing was executed). {again}") from None
     except Exception as error:  # truncated zip, bad bytes, empty file...: never half-load
-        raise CheckpointError(
-            f"{path} is truncated or corrupted and cannot be read ({type(error).__name__}: "
-            f"{str(error).splitlines()[0][:100] if str(error) else 'no details'}). "
-            "Delete it and train again, or restore an earlier copy."
-        ) from error
+        details = str(error).splitlines()[0][:100] if str(error) else "no details"
+        raise CheckpointError(f"{path} is truncated or corrupted and cannot be read ({type(error).__name__}: "
+                              f"{details}). {again}") from error
     if not isinstance(checkpoint, dict) or "models" not in checkpoint:
         raise CheckpointError(f"{path} is not a course checkpoint (expected a dict with 'models')")
     if "checksum" not in checkpoint:
         raise CheckpointError(f"{path} is corrupted or tampered with: a course checkpoint always carries a checksum "
-                              "and this one has none. Delete it and train again, or restore an earlier copy.")
+                              f"and this one has none. {again}")
     if checkpoint["checksum"] != _digest(checkpoint):
-        raise CheckpointError(
-            f"{path} is corrupted: its contents do not match the checksum written when it was saved "
-            "(damaged on disk or in transfer). Delete it and train again, or restore an earlier copy."
-        )
+        raise CheckpointError(f"{path} is corrupted: its contents do not match the checksum written when it was "
+                              f"saved (damaged on disk or in transfer). {again}")
     # Everything is checked before anything is restored: a failure never leaves a half-restored model.
     for key, module in models.items():
         if key not in checkpoint["models"]:
@@ -394,11 +323,5 @@ def load_checkpoint(path, models=None, optimizers=None, restore_rng: bool = Fals
     for key, optimizer in optimizers.items():
         optimizer.load_state_dict(checkpoint["optimizers"][key])
     if restore_rng:
-        set_rng_state(checkpoint["rng"])
+        _set_rng_state(checkpoint["rng"])
     return checkpoint
-
-
-def _referenced_global(error: Exception) -> str:
-    """The class/function a refused pickle names, e.g. ``builtins.exec``."""
-    found = re.search(r"GLOBAL ([\w.]+)", str(error))
-    return found.group(1) if found else "a class or function"
