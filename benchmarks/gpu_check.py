@@ -6,9 +6,8 @@
     python benchmarks/gpu_check.py --json out.json
 
 Each model trains for ``--steps`` optimizer steps with the course's helpers
-(``make_fabric`` picks device and precision, ``setup_model`` applies channels_last /
-torch.compile where they help, ``to_device`` copies batches with pinned memory and
-non_blocking). A model is *sane* when every loss stayed finite and, for the models with a
+(``make_fabric`` picks device and precision, ``setup_model`` applies channels_last where
+it helps, ``to_device`` copies batches with pinned memory and non_blocking). A model is *sane* when every loss stayed finite and, for the models with a
 supervised loss trained for at least 20 steps, the loss fell. Exit status 1 if any model is not sane.
 """
 from __future__ import annotations

@@ -153,8 +153,8 @@ def save_checkpoint(path, *, models, optimizers=None, step: int = 0, history: Ma
               if value.is_floating_point() and not torch.isfinite(value).all()]
     if broken:
         raise CheckpointError(f"not saving {path}: these parameters are NaN or infinite: {', '.join(broken[:5])}"
-                              f"{' ...' if len(broken) > 5 else ''}. Training diverged; the previous checkpoint "
-                              "(if any) is kept. Usual causes: learning rate too high, log(0), images in the wrong range.")
+                              f"{' ...' if len(broken) > 5 else ''}. Training diverged; the previous checkpoint (if "
+                              "any) is kept. Usual causes: learning rate too high, log(0), images in the wrong range.")
     payload = {"format_version": FORMAT_VERSION, "step": step,
                "models": {k: m.state_dict() for k, m in models.items()},
                "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
@@ -228,7 +228,8 @@ def _mismatches(module: nn.Module, state_dict: Mapping, name: str) -> str | None
                       *([_listed("missing keys", missing)] if missing else []),
                       *([_listed("unexpected keys", unexpected)] if unexpected else []),
                       *([f"  shape mismatches ({len(shapes)}): " + "; ".join(shapes[:10])] if shapes else []),
-                      "Build the model with the same configuration it was trained with (see the checkpoint's 'config')."])
+                      "Build the model with the same configuration it was trained with (see the checkpoint's "
+                      "'config')."])
 
 
 def _optimizer_mismatch(optimizer: torch.optim.Optimizer, state: Mapping, name: str) -> str | None:

@@ -1,14 +1,10 @@
 """Devices and training: Lightning Fabric underneath, the loop in plain sight.
 
-* ``make_fabric()`` picks the device (CUDA, Apple MPS, CPU) and the precision
-  (bf16 mixed precision on GPUs that support it, fp16 with loss scaling on other
-  GPUs, fp32 on CPU). Multi-GPU DDP is the same call with ``devices=N``.
-* ``seed_everything()`` makes a run repeatable in one call.
-* ``environment_report()`` says what the notebook is running on.
-* ``fit()`` is the common one-optimizer loop with a ``tqdm.auto`` progress bar,
-  history, periodic evaluation and atomic checkpoints. GAN notebooks do not use it:
-  their loop stays visible, one ``gan.adversarial_step`` per step, with the same pieces
-  (``make_fabric``, ``setup_model``, ``to_device``, ``progress``, ``History``, ``save_checkpoint``).
+* ``make_fabric()`` picks the device (CUDA, Apple MPS, CPU) and the precision (bf16 mixed on GPUs
+  that support it, fp16 with loss scaling on other GPUs, fp32 on CPU); ``devices=N`` runs DDP.
+* ``fit()`` is the one-optimizer loop (progress bar, history, evaluation, atomic checkpoints,
+  bit-exact resume). GAN notebooks write their loop out, one ``gan.adversarial_step`` per step,
+  with the same pieces: ``make_fabric``, ``setup_model``, ``to_device``, ``progress``, ``History``.
 """
 from __future__ import annotations
 
@@ -28,7 +24,7 @@ from torch.utils.data import Dataset, default_collate
 
 from .checkpoints import load_checkpoint, plain_data, save_checkpoint
 from .config import is_fast
-from .validate import check_choice, check_positive_int
+from .validate import check_choice, check_non_negative_int, check_positive_int
 
 __all__ = ["make_fabric", "default_precision", "seed_everything", "environment_report", "progress",
            "History", "TrainingDiverged", "check_finite", "fit", "setup_model", "to_device"]
@@ -72,8 +68,7 @@ def make_fabric(accelerator: str = "auto", devices: int | str = 1, precision: st
 
 def seed_everything(seed: int = 0, deterministic: bool = True) -> None:
     """Seed Python, NumPy and PyTorch (CPU and CUDA); optionally ask for deterministic kernels."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    check_non_negative_int(seed, "seed")
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -83,36 +78,27 @@ def seed_everything(seed: int = 0, deterministic: bool = True) -> None:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
 
-def _threads_line() -> str:
-    from ._threads import TORCH_THREADS
-
-    threads = torch.get_num_threads()
-    if TORCH_THREADS["threads"] == threads:
-        return f"{threads} ({TORCH_THREADS['reason']})"
-    return f"{threads} (set by torch.set_num_threads)"  # the user's own choice wins
-
-
 def environment_report(verbose: bool = True) -> dict:
     """Versions, device, threads, data source and mode, as a dict (printed by default)."""
     from . import data
+    from ._threads import TORCH_THREADS
 
-    accelerator = os.environ.get("COURSE_ACCELERATOR") or _pick_accelerator()
-    device = accelerator
-    if accelerator in ("cuda", "gpu"):
-        if torch.cuda.is_available():
-            device = torch.cuda.get_device_name(0)
-        else:  # asked for, but there is none: say so instead of the driver's error
-            device = (f"none: COURSE_ACCELERATOR={accelerator} but PyTorch sees no CUDA GPU "
-                      f"(torch {torch.__version__}, built for CUDA {torch.version.cuda or 'no CUDA'}); "
-                      "unset COURSE_ACCELERATOR to run on the CPU")
-            accelerator = "cpu"
+    accelerator = device = os.environ.get("COURSE_ACCELERATOR") or _pick_accelerator()
+    if accelerator in ("cuda", "gpu") and torch.cuda.is_available():
+        device = torch.cuda.get_device_name(0)
+    elif accelerator in ("cuda", "gpu"):  # asked for, but there is none: say so instead of the driver's error
+        device = (f"none: COURSE_ACCELERATOR={accelerator} but PyTorch sees no CUDA GPU (torch {torch.__version__}, "
+                  f"built for CUDA {torch.version.cuda or 'no CUDA'}); unset COURSE_ACCELERATOR to run on the CPU")
+        accelerator = "cpu"
+    threads = torch.get_num_threads()  # the user's own torch.set_num_threads wins over the course's sizing
+    why = TORCH_THREADS["reason"] if TORCH_THREADS["threads"] == threads else "set by torch.set_num_threads"
     report = {
         "python": platform.python_version(),
         "torch": torch.__version__,
         "cuda": torch.version.cuda if torch.cuda.is_available() else "not available",
         "device": device,
         "precision": default_precision(accelerator),
-        "cpu threads": _threads_line(),
+        "cpu threads": f"{threads} ({why})",
         "mnist source": data.mnist_source(),
         "mode": "FAST (COURSE_FAST=1)" if is_fast() else "FULL",
     }
@@ -175,17 +161,14 @@ class History:
         return f"History({', '.join(f'{k}: {len(v)} points' for k, v in self.data.items())})"
 
 
-USUAL_CAUSES = ("learning rate too high; log(0) from a hand-written log (use BCEWithLogitsLoss or "
-                "clamp); images in the wrong range; fp16 overflow (try precision='32-true')")
-
-
 def check_finite(value: torch.Tensor | float, name: str, step: int) -> None:
     """Raise ``TrainingDiverged`` if ``value`` holds NaN or inf, saying which loss and which step."""
-    value = torch.as_tensor(value).detach()
-    bad = value[~torch.isfinite(value)] if value.ndim else value.reshape(1)[~torch.isfinite(value.reshape(1))]
+    value = torch.as_tensor(value).detach().reshape(-1)
+    bad = value[~torch.isfinite(value)]
     if bad.numel():
-        raise TrainingDiverged(f"the {name} became {bad.float().flatten()[0].item()} at step {step}. "
-                               f"Usual causes: {USUAL_CAUSES}.")
+        raise TrainingDiverged(f"the {name} became {bad[0].float().item()} at step {step}. Usual causes: learning "
+                               "rate too high; log(0) from a hand-written log (use BCEWithLogitsLoss or clamp); "
+                               "images in the wrong range; fp16 overflow (try precision='32-true').")
 
 
 def _batches(dataset, batch_size: int, seed: int, step: int, fabric):
@@ -240,7 +223,9 @@ def fit(model: nn.Module, dataset: Dataset, loss_fn: Callable, *, optimizer: tor
 
     def evaluate_and_save():
         if eval_fn is not None:
-            _evaluate(model_f, eval_fn, history, step)
+            model_f.eval()
+            with torch.no_grad():
+                history.log(step, **eval_fn(model_f))
         if checkpoint is not None and fabric.global_rank == 0:
             save_checkpoint(checkpoint, models=model, optimizers=optimizer, step=step,
                             history=history.state_dict(), config=config)
@@ -297,8 +282,7 @@ def _check_fit_arguments(model, dataset, loss_fn, optimizer, eval_fn, steps, bat
         raise TypeError(f"dataset must be a torch Dataset (with __len__ and __getitem__), got {type(dataset).__name__}")
     if len(dataset) == 0:
         raise ValueError("the dataset is empty: nothing to train on")
-    own = {id(p) for p in model.parameters()}
-    updated = [p for group in optimizer.param_groups for p in group["params"]]
+    own, updated = {id(p) for p in model.parameters()}, [p for g in optimizer.param_groups for p in g["params"]]
     if own and not any(id(p) in own for p in updated):  # extra tensors beside the model's (a loss's own) are fine
         raise ValueError(f"the optimizer updates {len(updated)} tensor(s), none of them a parameter of this model "
                          f"({type(model).__name__}): training would change nothing. Build it from this model, "
@@ -321,40 +305,20 @@ def _loss_and_extra(out, step):
     return loss, extra
 
 
-def _evaluate(model, eval_fn, history, step):
-    model.eval()
-    with torch.no_grad():
-        results = eval_fn(model)
-    history.log(step, **results)
-    model.train()
-
-
 # --------------------------------------------------------------------------- the GPU path
-def _has_conv(module: nn.Module) -> bool:
-    return any(isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) for m in module.modules())
-
-
 def setup_model(fabric, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
-                channels_last: bool | None = None, compile: bool | None = None):
-    """``fabric.setup`` plus the speed-ups that pay off on a GPU and are skipped on a CPU.
+                channels_last: bool | None = None):
+    """``fabric.setup``, plus activations stored as NHWC (``channels_last``, which tensor cores prefer)
+    by default for convolutional models on CUDA; mixed precision itself is Fabric's (``make_fabric``).
 
-    channels_last (default: on CUDA, for models with convolutions) stores activations as NHWC,
-    which tensor cores prefer; compile (default: ``COURSE_COMPILE=1``) wraps the model in
-    ``torch.compile``. Mixed precision itself is Fabric's (see ``make_fabric``).
     Returns (model, optimizer), or the model alone when no optimizer is given.
     """
-    on_cuda = fabric.device.type == "cuda"
     if channels_last is None:
-        channels_last = on_cuda and _has_conv(model)
-    if compile is None:
-        compile = os.environ.get("COURSE_COMPILE", "0") == "1"
+        channels_last = fabric.device.type == "cuda" and any(
+            isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) for m in model.modules())
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    if compile:
-        model = torch.compile(model)
-    if optimizer is None:
-        return fabric.setup(model)
-    return fabric.setup(model, optimizer)
+    return fabric.setup(model) if optimizer is None else fabric.setup(model, optimizer)
 
 
 def to_device(fabric, batch):
