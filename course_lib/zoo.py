@@ -1,13 +1,14 @@
-"""The course's trained models, by name: loaded from their checkpoints, or trained by running their notebook.
+"""The course's trained models, by name: the one way to load one.
 
-The one way to load a trained model. Notebook 10 compares models trained earlier in the course;
-``load("dcgan")`` returns the trained generator in eval mode, and ``load("evaluation_cnn")`` the
-digit classifier every sample-quality metric uses (``metrics.evaluation_network``). If its checkpoint is missing (notebook 03 was never run in
-this mode), the notebook that trains it is executed now, in the current mode, with a one-line
-notice: the training code stays in its notebook, written out once.
+``load("dcgan")`` returns notebook 03's trained generator in eval mode, ``load("evaluation_cnn")``
+the digit classifier every sample-quality metric uses (``metrics.evaluation_network``). Each file
+is read once, through the safe ``load_checkpoint``. A missing checkpoint (its notebook was never
+run in this mode) is made by executing that notebook now, with a one-line notice: the training
+code stays in its notebook, written out once.
 """
 from __future__ import annotations
 
+import importlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,52 +20,31 @@ from torch import nn
 from .checkpoints import ArchitectureMismatch, CheckpointError, load_checkpoint, load_state_dict_checked
 from .config import checkpoint_path, is_fast
 
-__all__ = ["ENTRIES", "load", "notebook_path", "ensure_trained"]
+__all__ = ["ENTRIES", "load", "notebook_path"]
 
 
-def _classifier(config):
-    from .cnn import DigitClassifier
-    return DigitClassifier(**config)
-
-
-def _dcgan(config):
-    from .gan import DCGANGenerator
-    return DCGANGenerator(latent_dim=config["latent_dim"], width=config["width"])
-
-
-def _vae(config):
-    from .vae import make_vae
-    return make_vae(**config)
-
-
-def _cgan(config):
-    from .conditional import ConditionalGenerator
-    return ConditionalGenerator(**config)
-
-
-def _unet(config):
-    from .pix2pix import UNet
-    return UNet(**config)
-
-
-def _time_unet(config):
-    from .diffusion import TimeUNet
-    return TimeUNet(**config)
+def _builder(module: str, name: str, keys: tuple[str, ...] | None = None) -> Callable[[dict], nn.Module]:
+    """config -> ``course_lib.<module>.<name>(**config)`` (only ``keys`` of it, when given), imported when used."""
+    def build(config: dict) -> nn.Module:
+        model = getattr(importlib.import_module(f"course_lib.{module}"), name)
+        return model(**({key: config[key] for key in keys} if keys else config))
+    return build
 
 
 @dataclass(frozen=True)
 class Entry:
-    notebook: str                     # the notebook that trains and saves it
+    notebook: str                       # the notebook that trains and saves it
     build: Callable[[dict], nn.Module]  # config -> an untrained model of the right shape
-    key: str = "model"                # its name in the checkpoint's "models"
+    key: str = "model"                  # its name in the checkpoint's "models"
 
 
+_unet, _time_unet, _vae = _builder("pix2pix", "UNet"), _builder("diffusion", "TimeUNet"), _builder("vae", "make_vae")
 ENTRIES = {
-    "evaluation_cnn": Entry("01_cnn_building_blocks.ipynb", _classifier),
-    "dcgan": Entry("03_dcgan.ipynb", _dcgan, "generator"),
+    "evaluation_cnn": Entry("01_cnn_building_blocks.ipynb", _builder("cnn", "DigitClassifier")),
+    "dcgan": Entry("03_dcgan.ipynb", _builder("gan", "DCGANGenerator", ("latent_dim", "width")), "generator"),
     "vae_mlp": Entry("04_vae_elbo.ipynb", _vae),
     "vae_conv": Entry("05_vae_latent_space.ipynb", _vae),
-    "cgan": Entry("06_conditional_gan.ipynb", _cgan),
+    "cgan": Entry("06_conditional_gan.ipynb", _builder("conditional", "ConditionalGenerator")),
     "pix2pix_edges_l1": Entry("07_pix2pix.ipynb", _unet),
     "pix2pix_edges_gan": Entry("07_pix2pix.ipynb", _unet),
     "diffusion": Entry("11_diffusion.ipynb", _time_unet),
@@ -87,14 +67,6 @@ def _entry(name: str) -> Entry:
     if name not in ENTRIES:
         raise ValueError(f"unknown model {name!r}; valid choices: {sorted(ENTRIES)}")
     return ENTRIES[name]
-
-
-def ensure_trained(name: str, timeout_s: int = 1800) -> Path:
-    """The checkpoint of ``name``; if it is missing, run the notebook that trains it first."""
-    path = checkpoint_path(name)
-    if path.exists():
-        return path
-    return _train(name, f"no {path.name} yet", timeout_s)
 
 
 def _train(name: str, reason: str, timeout_s: int = 1800) -> Path:
@@ -121,7 +93,9 @@ def load(name: str, train_if_missing: bool = True, verbose: bool = False) -> nn.
     ``verbose`` prints which file was loaded and what its notebook recorded with it.
     """
     entry = _entry(name)
-    path = ensure_trained(name) if train_if_missing else checkpoint_path(name)
+    path = checkpoint_path(name)
+    if train_if_missing and not path.exists():
+        path = _train(name, f"no {path.name} yet")
     try:
         model, extra = _load(entry, path)
     except ArchitectureMismatch:
@@ -166,8 +140,8 @@ def _build(entry: Entry, config: dict, path: Path) -> nn.Module:
     except ValueError as error:
         raise CheckpointError(f"{path}'s config {config} is invalid: {error}") from None
     if size > MAX_PARAMETERS:
-        raise CheckpointError(f"{path}'s config {config} describes a model of {size:,} parameters "
-                              f"(more than {MAX_PARAMETERS:,}); it was not written by the course: train the model again")
+        raise CheckpointError(f"{path}'s config {config} describes a model of {size:,} parameters (more than "
+                              f"{MAX_PARAMETERS:,}); it was not written by the course: train the model again")
     return entry.build(config)
 
 
