@@ -1,11 +1,9 @@
 """Every number the course reports about images, in one module.
 
-* The *evaluation network*: the digit classifier of notebook 01, loaded from its
-  checkpoint (or trained on the spot with a notice if it is missing).
-* Digit sample quality: confidence, class histogram, classifier-feature FID and
-  KID (torchmetrics with our own feature extractor: Inception features mean
+* Digit sample quality, measured with the *evaluation network* (notebook 01's classifier, loaded
+  by ``zoo``): confidence, class histogram, classifier-feature FID and KID (Inception features mean
   nothing on MNIST), always next to a real-vs-real floor.
-* Enhancement quality: PSNR and SSIM through torchmetrics.
+* Enhancement quality: PSNR and SSIM (torchmetrics), colourfulness.
 * Memorization: distance of each sample to its nearest training image.
 """
 from __future__ import annotations
@@ -31,13 +29,18 @@ def save_evaluation_network(model: DigitClassifier, val_accuracy: float, source:
 
 
 def evaluation_network(train_if_missing: bool = True, verbose: bool = True) -> DigitClassifier:
-    """Notebook 01's digit classifier, in eval mode and frozen: the features of FID and KID.
-
-    Loaded by ``zoo`` like every trained model; if it is missing, notebook 01 runs first.
-    """
+    """Notebook 01's digit classifier, in eval mode and frozen (``zoo.load``; if missing, notebook 01 runs first)."""
     from . import zoo
 
     return zoo.load("evaluation_cnn", train_if_missing=train_if_missing, verbose=verbose)
+
+
+def _network_or_default(network) -> DigitClassifier:
+    """``network``, or the evaluation network when it is None."""
+    if network is not None and not isinstance(network, DigitClassifier):
+        raise TypeError(f"network must be the course's DigitClassifier (or None for the evaluation network), "
+                        f"got {type(network).__name__}")
+    return network or evaluation_network(verbose=False)
 
 
 @torch.no_grad()
@@ -50,8 +53,7 @@ def _batched(model: nn.Module, images: torch.Tensor, fn, batch_size: int = 1000)
 def digit_predictions(images: torch.Tensor, network: DigitClassifier | None = None):
     """(predicted class, confidence = max softmax probability) for digits in [0, 1]."""
     check_images(images, value_range=(0, 1), channels=(1,), size=(28, 28), name="digits")
-    _check_network(network)
-    network = network or evaluation_network(verbose=False)
+    network = _network_or_default(network)
     probabilities = _batched(network, images, lambda x: network(x).softmax(1))
     confidence, predicted = probabilities.max(1)
     return predicted, confidence
@@ -79,12 +81,6 @@ def sample_report(samples: torch.Tensor, network: DigitClassifier | None = None,
                      "classes_covered": int((histogram >= 0.05).sum()),
                      "histogram_entropy": float(-(histogram.clamp_min(1e-12).log() * histogram).sum()
                                                 / torch.log(torch.tensor(10.0)))}
-
-
-def _check_network(network) -> None:
-    if network is not None and not isinstance(network, DigitClassifier):
-        raise TypeError(f"network must be the course's DigitClassifier (or None for the evaluation network), "
-                        f"got {type(network).__name__}")
 
 
 # --------------------------------------------------------------------------- FID / KID
@@ -120,9 +116,7 @@ def classifier_fid(real: torch.Tensor, fake: torch.Tensor, network: DigitClassif
     """
     from torchmetrics.image.fid import FrechetInceptionDistance
 
-    _check_real_fake(real, fake, network)
-    network = network or evaluation_network(verbose=False)
-    features = ClassifierFeatures(network).eval()
+    features = ClassifierFeatures(_checked_real_fake(real, fake, network)).eval()
     if min(len(real), len(fake)) <= features.num_features:
         raise ValueError(f"FID needs more than {features.num_features} images on each side "
                          f"(got {len(real)} real, {len(fake)} fake)")
@@ -138,14 +132,13 @@ def classifier_kid(real: torch.Tensor, fake: torch.Tensor, network: DigitClassif
     """Kernel distance (unbiased MMD², cubic polynomial kernel) on the same features: (mean, std)."""
     from torchmetrics.image.kid import KernelInceptionDistance
 
-    _check_real_fake(real, fake, network)
     check_positive_int(subset_size, "subset_size")
     check_positive_int(subsets, "subsets")
     if subset_size < 2:
         raise ValueError(f"subset_size must be at least 2 (the unbiased estimate compares pairs), got {subset_size}")
+    network = _checked_real_fake(real, fake, network)
     if min(len(real), len(fake)) < 2:
         raise ValueError(f"KID needs at least 2 images on each side (got {len(real)} real, {len(fake)} fake)")
-    network = network or evaluation_network(verbose=False)
     subset_size = min(subset_size, len(real), len(fake))
     metric = KernelInceptionDistance(feature=ClassifierFeatures(network).eval(), subset_size=subset_size,
                                      subsets=subsets, normalize=True)
@@ -155,11 +148,12 @@ def classifier_kid(real: torch.Tensor, fake: torch.Tensor, network: DigitClassif
     return float(mean), float(std)
 
 
-def _check_real_fake(real, fake, network) -> None:
+def _checked_real_fake(real, fake, network) -> DigitClassifier:
+    """Check both sets of digits; return the network that scores them."""
     for name, images in (("real", real), ("fake", fake)):
         check_images(images, value_range=(0, 1), channels=(1,), size=(28, 28), name=f"{name} digits")
     check_same_device(real, fake, names=("real digits", "fake digits"))
-    _check_network(network)
+    return _network_or_default(network)
 
 
 def real_floor(real: torch.Tensor, network: DigitClassifier | None = None, seed: int = 0) -> float:
