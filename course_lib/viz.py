@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .validate import check_images, check_positive_int, check_tensor
+from .validate import check_images, check_non_negative_int, check_positive_int, check_tensor
 
 __all__ = ["image_grid", "show_images", "plot_history", "before_after", "to_numpy_image"]
 
@@ -23,10 +23,8 @@ def to_numpy_image(image: torch.Tensor) -> np.ndarray:
         raise ValueError(f"image must be (C, H, W) with 1 or 3 channels, got shape {tuple(image.shape)}"
                          f"{'; it looks channels-last: use x.permute(2, 0, 1)' if image.shape[-1] in (1, 3) else ''}")
     image = image.detach().float().cpu().clamp(0, 1)
-    if image.ndim == 3 and image.shape[0] == 1:
-        return image[0].numpy()
     if image.ndim == 3:
-        return image.permute(1, 2, 0).numpy()
+        image = image[0] if image.shape[0] == 1 else image.permute(1, 2, 0)
     return image.numpy()
 
 
@@ -36,8 +34,7 @@ def image_grid(images: torch.Tensor, nrow: int = 8, value_range: tuple[float, fl
     from torchvision.utils import make_grid
 
     check_positive_int(nrow, "nrow")
-    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
-        raise ValueError(f"padding must be a non-negative integer, got {padding!r}")
+    check_non_negative_int(padding, "padding")
     images = check_images(images, value_range=value_range, name="images")
     low, high = value_range
     images = (images.detach().float().cpu() - low) / (high - low)
@@ -75,14 +72,8 @@ def plot_history(history, names: Sequence[str] | None = None, title: str | None 
         raise ValueError(f"unknown series {unknown}; the history has {available}")
     if not (names or available):
         raise ValueError("the history is empty: nothing to plot")
-    series = {}
-    if hasattr(history, "data"):
-        for name in names or history.names():
-            series[name] = (history.steps(name), history[name])
-    else:
-        for name in names or list(history):
-            values = list(history[name])
-            series[name] = (list(range(1, len(values) + 1)), values)
+    series = {name: (history.steps(name), history[name]) if hasattr(history, "data")
+              else (list(range(1, len(history[name]) + 1)), list(history[name])) for name in names or available}
     fig, ax = plt.subplots(figsize=(7, 3.5))
     for name, (steps, values) in series.items():
         line, = ax.plot(steps, values, alpha=0.35 if smooth > 1 else 1.0, label=None if smooth > 1 else name)
@@ -126,7 +117,6 @@ def before_after(columns: Mapping[str, torch.Tensor], zoom: tuple[int, int, int]
         axes[0, j].imshow(to_numpy_image(image), cmap="gray", vmin=0, vmax=1)
         axes[0, j].set_title(name, fontsize=9)
         if zoom:
-            top, left, s = zoom
             axes[1, j].imshow(to_numpy_image(image[:, top:top + s, left:left + s]), cmap="gray",
                               vmin=0, vmax=1, interpolation="nearest")
     for ax in axes.flat:
