@@ -1,23 +1,13 @@
 """Course-wide settings: fast mode, where files live, and every training budget.
 
-Fast mode
----------
-``COURSE_FAST=1`` shrinks every training budget so that the whole course runs
-on two CPU cores in minutes (this is how the test suite runs the notebooks).
-Every budget is written once, below, as ``Budget(full=..., fast=...)`` so a
-reader sees both values and notebooks never hard-code their own.
-
-Where files live
-----------------
-``COURSE_HOME`` (default: ``~/.cache/pixels-from-noise``) holds downloaded data
-(``data/``) and trained models (``checkpoints/``). ``COURSE_DATA`` overrides the
-data folder alone, so a shared MNIST cache can outlive a scratch ``COURSE_HOME``.
-
-Offline
--------
-``COURSE_OFFLINE=1`` blocks every network connection of the Python process as soon
-as ``course_lib`` is imported (the guard lives in ``course_lib/_network.py``). The test
-suite sets it, so no notebook can silently depend on a download.
+* ``COURSE_FAST=1`` shrinks every budget so that the whole course runs on two CPU cores in
+  minutes (the test suite runs the notebooks so). Each budget is written once, below, as
+  ``Budget(full=..., fast=...)``: a reader sees both values; notebooks never hard-code one.
+* ``COURSE_HOME`` (default ``~/.cache/pixels-from-noise``) holds downloaded data (``data/``) and
+  trained models (``checkpoints/``); ``COURSE_DATA`` moves the data folder alone, so a shared
+  MNIST cache can outlive a scratch ``COURSE_HOME``.
+* ``COURSE_OFFLINE=1`` blocks every network connection of the process as soon as ``course_lib``
+  is imported (``_network``); the test suite sets it, so no notebook can depend on a download.
 """
 from __future__ import annotations
 
@@ -31,9 +21,18 @@ __all__ = ["FAST", "is_fast", "Budget", "budgets", "course_home", "CourseHomeErr
            "checkpoint_path", "is_offline"]
 
 
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "0").strip().lower() in {"1", "true", "yes", "on"}
+
+
 def is_fast() -> bool:
-    """True when ``COURSE_FAST`` is set to 1/true/yes (read at call time)."""
-    return os.environ.get("COURSE_FAST", "0").strip().lower() in {"1", "true", "yes", "on"}
+    """True when ``COURSE_FAST`` is set to 1/true/yes/on (read at call time)."""
+    return _flag("COURSE_FAST")
+
+
+def is_offline() -> bool:
+    """True when ``COURSE_OFFLINE`` is set to 1/true/yes/on."""
+    return _flag("COURSE_OFFLINE")
 
 
 def __getattr__(name):
@@ -59,16 +58,15 @@ class CourseHomeError(OSError):
 
 
 def _usable_folder(path: Path, what: str) -> Path:
-    """Create ``path`` if needed; a regular file in the way, or a place where it cannot be created, is a
-    ``CourseHomeError`` that says so."""
+    """``path``, created if needed, or a ``CourseHomeError`` saying why it cannot be (a file in the way...)."""
     try:
         path.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError) as error:
         raise CourseHomeError(error.errno, f"the {what} folder {path} cannot be created: {error.filename or path} "
                                            "is a file, not a folder. Set COURSE_HOME to a folder.") from None
     except OSError as error:
-        raise CourseHomeError(error.errno, f"the {what} folder {path} cannot be created "
-                                           f"({error.strerror or error}). Set COURSE_HOME to a writable folder.") from None
+        raise CourseHomeError(error.errno, f"the {what} folder {path} cannot be created ({error.strerror or error}). "
+                                           "Set COURSE_HOME to a writable folder.") from None
     return path  # an existing read-only folder is fine: a shared, pre-filled MNIST cache is read-only
 
 
@@ -90,12 +88,6 @@ def checkpoint_path(name: str) -> Path:
     if not name or any(c in name for c in "/\\"):
         raise ValueError(f"checkpoint name must be a plain file stem, got {name!r}")
     return checkpoint_dir() / f"{name}{'_fast' if is_fast() else ''}.pt"
-
-
-# --------------------------------------------------------------------------- offline
-def is_offline() -> bool:
-    """True when ``COURSE_OFFLINE`` is set to 1/true/yes."""
-    return os.environ.get("COURSE_OFFLINE", "0").strip().lower() in {"1", "true", "yes", "on"}
 
 
 # --------------------------------------------------------------------------- budgets
