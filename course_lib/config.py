@@ -223,6 +223,15 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "eval_crop": Budget(full=192, fast=72),  # centre crop of each held-out photo
         "min_gain_db": Budget(full=0.8, fast=0.1),  # PSNR gain over bicubic the run must reach (measured: 1.6 / 0.34)
     },
+    "evaluation_assignment": {  # solutions/10_evaluation_assignment.ipynb, Exercise 5 (the student's own loop)
+        "steps": Budget(full=1500, fast=200),  # Adam steps of each MLP VAE (latent 16, hidden 256), batch 64
+        "lr": Budget(full=2e-3, fast=2e-3),
+        "few_digits": Budget(full=10, fast=10),  # training digits of the model that should memorize
+        "samples": Budget(full=500, fast=150),  # n: samples per model, against n + n held-out digits
+        "max_ratio_to_untrained": Budget(full=0.3, fast=0.6),  # FID/floor vs the untrained VAE's (measured: 0.15 / 0.36)
+        "max_memorization_few": Budget(full=0.75, fast=0.8),  # memorization score (measured: 0.50 / 0.58)
+        "min_memorization_everything": Budget(full=0.9, fast=0.9),  # (measured: 1.05 / 1.08)
+    },
     "iwae_assignment": {  # solutions/05_iwae_assignment.ipynb, Exercise 4
         "steps": Budget(full=1200, fast=60),  # the MLP VAE (latent 20, hidden 400) trained on the student's L_5, batch 128
         "k": Budget(full=5, fast=5),  # importance samples in the training bound
