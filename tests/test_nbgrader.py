@@ -52,6 +52,10 @@ ONE_MISTAKE = {
     "06_conditional_assignment": ("fake_logits = discriminator(torch.cat([inputs, fake.detach()], dim=1))",
                                   "fake_logits = discriminator(torch.cat([inputs, fake], dim=1))",  # no detach
                                   "test_pix2pix_discriminator_loss"),
+    "10_evaluation_assignment": ("floor = fid_from_features(features(heldout[:n]), features(heldout[n:2 * n]))",
+                                 "floor = fid_from_features(features(heldout[:len(heldout) // 2]), "
+                                 "features(heldout[len(heldout) // 2:]))",  # a floor of another sample size
+                                 "test_evaluate_samples"),
     "11_diffusion_assignment": ("return mean if t == 1 else mean + beta.sqrt() * noise",
                                 "return mean if t == 1 else mean + beta * noise",  # the variance where the std belongs
                                 "test_ddpm_step"),
