@@ -15,7 +15,6 @@ Student signatures:
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
 
@@ -82,8 +81,8 @@ FRECHET_MISTAKES = [
             + (s1 + s2 - 2 * _sqrtm_psd(_sqrtm_psd(s1) @ s2 @ _sqrtm_psd(s1))).sum(),
             "you summed every entry of the covariance term: only the trace (the sum of the diagonal) belongs in the "
             "distance. The off-diagonal entries are covariances between different features."),
-    Mistake("product_of_roots", lambda m1, s1, m2, s2: _frechet(m1, s1, m2, s2,
-                                                                cross=lambda a, b: (_sqrtm_psd(a) @ _sqrtm_psd(b)).trace()),
+    Mistake("product_of_roots",
+            lambda m1, s1, m2, s2: _frechet(m1, s1, m2, s2, cross=lambda a, b: (_sqrtm_psd(a) @ _sqrtm_psd(b)).trace()),
             "(sigma1 sigma2)^(1/2) is not sigma1^(1/2) sigma2^(1/2): they agree only when the two covariances "
             "commute (e.g. both diagonal). Take the square root of the product (its eigenvalues are real and >= 0)."),
     Mistake("diagonal_only", lambda m1, s1, m2, s2: (m1 - m2).square().sum()
@@ -283,7 +282,8 @@ def _report(fn, args):
     try:
         return {key: torch.as_tensor(float(report[key]), dtype=torch.float64) for key in REPORT_KEYS}
     except (TypeError, ValueError, RuntimeError):
-        raise Diagnosis("not_numbers", "every value of the dict must be one number (a float or a 0-d tensor).")
+        raise Diagnosis("not_numbers", "every value of the dict must be one number (a float or a 0-d tensor).") \
+            from None
 
 
 def check_evaluate_samples(student) -> CheckResult:
@@ -310,29 +310,33 @@ def check_training_results(everything: dict, few: dict, untrained: dict, *, max_
             print(result)
         return result
 
-    for name, values in (("everything", everything), ("few", few), ("untrained", untrained)):
-        if not isinstance(values, dict) or not set(REPORT_KEYS) <= set(values):
-            return report(False, f"the {name} report must be evaluate_samples' dict with the keys {list(REPORT_KEYS)}.",
-                          "structure")
-        if not all(math.isfinite(float(values[key])) for key in REPORT_KEYS):
-            return report(False, f"the {name} report holds inf or nan: {values}. Is the floor 0 (the same images "
-                                 "twice)?", "not_finite")
-    ratio = float(everything["fid_over_floor"]) / float(untrained["fid_over_floor"])
-    if not ratio <= max_ratio_to_untrained:
-        return report(False, f"the model trained on every digit scores FID/floor {float(everything['fid_over_floor']):.3g}"
-                             f", {ratio:.2f} times the untrained model's {float(untrained['fid_over_floor']):.3g} (at "
-                             f"most {max_ratio_to_untrained:g} times needed): training barely helped. Look at the "
+    reports = {"everything": everything, "few": few, "untrained": untrained}
+    numbers = {}
+    for name, values in reports.items():
+        try:
+            numbers[name] = {key: float(values[key]) for key in REPORT_KEYS}
+        except (TypeError, KeyError, ValueError, RuntimeError):
+            return report(False, f"the {name} report must be evaluate_samples' dict of four numbers, with the keys "
+                                 f"{list(REPORT_KEYS)}.", "structure")
+        if not all(math.isfinite(value) for value in numbers[name].values()):
+            return report(False, f"the {name} report holds inf or nan: {numbers[name]}. Is the floor 0 (the same "
+                                 "images twice)?", "not_finite")
+    trained_ratio, untrained_ratio = numbers["everything"]["fid_over_floor"], numbers["untrained"]["fid_over_floor"]
+    few_copies, everything_copies = numbers["few"]["memorization"], numbers["everything"]["memorization"]
+    if not trained_ratio <= max_ratio_to_untrained * untrained_ratio:
+        return report(False, f"the model trained on every digit scores FID/floor {trained_ratio:.3g}, "
+                             f"{trained_ratio / untrained_ratio:.2f} times the untrained model's {untrained_ratio:.3g} "
+                             f"(at most {max_ratio_to_untrained:g} times needed): training barely helped. Look at the "
                              "learning rate, the loss, and whether optimizer.step() runs.", "not_trained")
-    if not float(few["memorization"]) <= max_memorization_few:
-        return report(False, f"the model trained on a few digits has memorization score {float(few['memorization']):.3g}"
-                             f" (at most {max_memorization_few:g} expected): its samples are not closer to its training "
+    if not few_copies <= max_memorization_few:
+        return report(False, f"the model trained on a few digits has memorization score {few_copies:.3g} (at most "
+                             f"{max_memorization_few:g} expected): its samples are not clearly closer to its training "
                              "digits than new digits are. Did it train long enough, on those digits only?",
                       "few_not_memorizing")
-    if not float(everything["memorization"]) >= min_memorization_everything:
-        return report(False, f"the model trained on every digit has memorization score "
-                             f"{float(everything['memorization']):.3g} (at least {min_memorization_everything:g} "
-                             "expected): check that its memorization score measures against its own training digits.",
-                      "everything_memorizing")
-    return report(True, f"FID/floor {float(everything['fid_over_floor']):.3g} vs {float(untrained['fid_over_floor']):.3g}"
-                        f" untrained; memorization {float(everything['memorization']):.2f} (every digit) vs "
-                        f"{float(few['memorization']):.2f} (a few digits).", "correct")
+    if not everything_copies >= min_memorization_everything:
+        return report(False, f"the model trained on every digit has memorization score {everything_copies:.3g} (at "
+                             f"least {min_memorization_everything:g} expected): its samples sit closer to its "
+                             "training digits than new digits do. Check that the score compares with the model's own "
+                             "training digits and with held-out digits it never saw.", "everything_memorizing")
+    return report(True, f"FID/floor {trained_ratio:.3g} vs {untrained_ratio:.3g} untrained; memorization "
+                        f"{everything_copies:.2f} (every digit) vs {few_copies:.2f} (a few digits).", "correct")
