@@ -232,6 +232,13 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "max_memorization_few": Budget(full=0.75, fast=0.8),  # memorization score (measured: 0.50 / 0.58)
         "min_memorization_everything": Budget(full=0.9, fast=0.9),  # (measured: 1.05 / 1.08)
     },
+    "pix2pix_assignment": {  # solutions/07_pix2pix_assignment.ipynb, Exercise 4
+        "steps": Budget(full=400, fast=40),  # the student's step on notebook 07's U-Net + PatchGAN (width 16), batch 32
+        "lr": Budget(full=2e-3, fast=2e-3),  # Adam, betas (0.5, 0.999), both players
+        "train_digits": Budget(full=4000, fast=1000),  # edges->digits training pairs
+        "test_digits": Budget(full=500, fast=200),
+        "max_l1_ratio": Budget(full=0.3, fast=0.75),  # held-out L1 / the mean digit's (measured: 0.13 / 0.43-0.47)
+    },
     "iwae_assignment": {  # solutions/05_iwae_assignment.ipynb, Exercise 4
         "steps": Budget(full=1200, fast=60),  # the MLP VAE (latent 20, hidden 400) trained on the student's L_5, batch 128
         "k": Budget(full=5, fast=5),  # importance samples in the training bound
