@@ -341,10 +341,43 @@ def _observe_training_step(fn, args):
     return _weights(D), _weights(G), losses
 
 
+_STEP_TRIALS = 3
+
+
+def _what_the_step_got_wrong(student, trial: int) -> str | None:
+    """Which of the four things the check compares differ on one trial, and by how much (no guessed cause)."""
+    generator = torch.Generator().manual_seed(0)      # check_function's inputs, drawn again in the same order
+    args = [_training_step_inputs(generator) for _ in range(_STEP_TRIALS)][trial]
+    expected = _observe_training_step(_reference_training_step, args)
+    try:
+        got = run_student(_observe_training_step, student, args)
+    except BaseException:  # noqa: BLE001 -- it returned once; if it now fails, keep the generic message
+        return None
+    parts = []
+    for label, g, e in (("the discriminator's weights", got[0], expected[0]),
+                        ("the generator's weights", got[1], expected[1])):
+        gap = (g - e).abs()
+        if g.shape == e.shape and not torch.allclose(g, e, rtol=1e-4, atol=1e-5):
+            parts.append(f"{label} after your step differ from the expected ones by up to {gap.max().item():.3g} "
+                         f"({int((gap > 1e-5 + 1e-4 * e.abs()).sum())} of {g.numel()} values)")
+        elif g.shape == e.shape:
+            parts.append(f"{label} are right")
+    for label, g, e in (("d_loss", got[2][0], expected[2][0]), ("g_loss", got[2][1], expected[2][1])):
+        right = abs(g - e) <= 1e-5 + 1e-4 * abs(e)
+        parts.append(f"the returned {label} is {'right' if right else f'{g:.6g}, expected {e:.6g}'}")
+    return (f"wrong values on test case {trial + 1} of {_STEP_TRIALS} (one step from a fixed start, plain SGD, "
+            f"l1_weight = {args[3]:g}): " + "; ".join(parts) + ".")
+
+
 def check_pix2pix_training_step(student) -> CheckResult:
     """pix2pix_training_step(G, D, opt_g, opt_d, inputs, targets, l1_weight) -> (d_loss, g_loss)  (Eq. 7.3)."""
-    return check_function(student, _reference_training_step, _training_step_inputs, TRAINING_STEP_MISTAKES,
-                          name="pix2pix_training_step", observe=_observe_training_step, trials=3)
+    result = check_function(student, _reference_training_step, _training_step_inputs, TRAINING_STEP_MISTAKES,
+                            name="pix2pix_training_step", observe=_observe_training_step, trials=_STEP_TRIALS,
+                            verbose=False)
+    if result.diagnosis == "values":
+        result.message = _what_the_step_got_wrong(student, result.details.get("trial", 0)) or result.message
+    print(result)
+    return result
 
 
 # =========================================================================== train it: edges -> digits
