@@ -62,6 +62,9 @@ ONE_MISTAKE = {
     "09_enhancement_assignment": ("return 10 * torch.log10(1 / mse)",
                                   "return 20 * torch.log10(1 / mse)",  # 20 log10 belongs to the RMSE
                                   "test_psnr"),
+    "07_pix2pix_assignment": ("field += (kernel - 1) * jump",
+                              "field += kernel * jump",  # the centre pixel counted again by every layer
+                              "test_receptive_field"),
     "08_style_assignment": ("return F.mse_loss(model(noisy), noise)",
                             "return F.mse_loss(model(noisy), clean)",  # predicts the image, not the noise
                             "test_residual_denoiser_loss"),
