@@ -35,14 +35,14 @@ __all__ = ["check_receptive_field", "RECEPTIVE_FIELD_MISTAKES", "check_pix2pix_t
 def _field(layers, start=1, grow=lambda kernel, jump: (kernel - 1) * jump, advance=lambda jump, stride: jump * stride,
            jump_first=False):
     """The recursion of Eq. (7.4), with each part replaceable (the listed mistakes)."""
-    field, jump = start, 1
+    width, jump = start, 1
     for kernel, stride in layers:
         if jump_first:
             jump = advance(jump, stride)
-        field += grow(kernel, jump)
+        width += grow(kernel, jump)
         if not jump_first:
             jump = advance(jump, stride)
-    return field
+    return width
 
 
 def _reference_receptive_field(layers):
@@ -50,14 +50,14 @@ def _reference_receptive_field(layers):
 
 
 def _layers(generator):
-    """2 to 6 layers, kernels 1 to 7, strides 1 to 3, with a stride > 1 somewhere before the last layer
-    (otherwise the strides, and their order, could not matter)."""
+    """2 to 6 layers, kernels 1 to 7, strides 1 to 3, with a stride > 1 followed by a kernel > 1 (otherwise the
+    strides, and their order, could not matter)."""
     count = int(torch.randint(2, 7, (1,), generator=generator))
     kernels = torch.randint(1, 8, (count,), generator=generator).tolist()
     strides = torch.randint(1, 4, (count,), generator=generator).tolist()
-    strides[int(torch.randint(0, count - 1, (1,), generator=generator))] = int(torch.randint(2, 4, (1,),
-                                                                                            generator=generator))
-    kernels[0] = max(kernels[0], 2)
+    strided = int(torch.randint(0, count - 1, (1,), generator=generator))
+    strides[strided] = int(torch.randint(2, 4, (1,), generator=generator))
+    kernels[strided + 1] = max(kernels[strided + 1], 2)
     return ([(k, s) for k, s in zip(kernels, strides)],)
 
 
