@@ -179,3 +179,60 @@ def test_the_gradient_penalty_check_works_inside_no_grad_and_survives_sys_exit()
         assert gan_checks.check_gradient_penalty(gan_checks._reference_penalty).passed
     result = gan_checks.check_gradient_penalty(lambda *args: sys.exit(0))
     assert not result.passed and "sys.exit" in result.message
+
+
+# --------------------------------------------------------------------------- Exercise 6 of the CNN assignment
+def _classifier_like_the_solution(width=16):
+    """solutions/01_cnn_assignment.ipynb, Exercise 5: two strided 5x5 convolutions, then a linear layer (7 x 7 inputs)."""
+    return nn.Sequential(nn.Conv2d(1, width, 5, 2, 2), nn.ReLU(), nn.Conv2d(width, 2 * width, 5, 2, 2), nn.ReLU(),
+                         nn.Flatten(), nn.Linear(2 * width * 7 * 7, 10))
+
+
+class _LooksUpTheTestLabels(nn.Module):
+    """A perfect classifier: it finds each digit among the test digits and outputs its label's logits (or their softmax)."""
+
+    def __init__(self, probabilities=False):
+        super().__init__()
+        from course_lib.data import load_mnist
+
+        self.digits, self.labels = load_mnist("test").tensors
+        self.scale = nn.Parameter(torch.tensor(10.0))
+        self.probabilities = probabilities
+
+    def forward(self, images):
+        nearest = torch.cdist(images.flatten(1), self.digits.flatten(1)).argmin(1)
+        logits = self.scale * nn.functional.one_hot(self.labels[nearest], 10).float()
+        return logits.softmax(1) if self.probabilities else logits
+
+
+def test_a_perfect_classifier_passes_and_the_same_one_ending_in_a_softmax_is_rejected_with_the_reason():
+    assert cnn_checks.check_trained_classifier(_LooksUpTheTestLabels(), min_accuracy=0.99).details["accuracy"] == 1.0
+    result = cnn_checks.check_trained_classifier(_LooksUpTheTestLabels(probabilities=True), min_accuracy=0.5)
+    assert not result.passed and result.diagnosis == "softmax"
+    assert "expects logits" in result.message and "F.cross_entropy applies the softmax itself" in result.message
+
+
+def test_the_assignment_classifier_trained_at_learning_rate_zero_fails_the_quality_check():
+    """The assignment's training cell at the fast budget, with lr 0: the untrained network guesses, and fails."""
+    from course_lib import budgets
+    from course_lib.cnn import classification_loss
+    from course_lib.data import load_mnist
+    from course_lib.training import fit, seed_everything
+
+    budget = budgets("cnn_assignment", verbose=False)
+    seed_everything(0)
+    model = _classifier_like_the_solution()
+    fit(model, load_mnist("train"), classification_loss, optimizer=torch.optim.Adam(model.parameters(), lr=0.0),
+        steps=budget.steps, batch_size=64, desc="lr 0")
+    result = cnn_checks.check_trained_classifier(model, budget.min_accuracy)
+    assert not result.passed and result.diagnosis == "too_inaccurate" and result.details["accuracy"] < 0.3
+
+
+@pytest.mark.parametrize("model, diagnosis", [
+    (nn.Sequential(nn.Flatten(), nn.Linear(784, 9)), "wrong_shape"),  # one class short
+    (lambda images: images.flatten(1)[:, :10], "not_a_model"),
+    (nn.Sequential(nn.Linear(28, 10)), "wrong_shape"),  # (N, 1, 28, 10): no Flatten
+], ids=["nine_classes", "a_function", "no_flatten"])
+def test_a_classifier_of_the_wrong_kind_gets_guidance_not_a_traceback(model, diagnosis):
+    result = cnn_checks.check_trained_classifier(model, min_accuracy=0.5)
+    assert not result.passed and result.diagnosis == diagnosis, result

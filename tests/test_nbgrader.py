@@ -34,9 +34,9 @@ STUDENTS = ("reference", UNTOUCHED, "one_mistake")
 
 # assignment -> (the solution's line, the planted mistake, the grade_id of the test cell that must catch it)
 ONE_MISTAKE = {
-    "01_cnn_assignment": ("return (size + 2 * padding - kernel_size) // stride + 1",
-                          "return (size + padding - kernel_size) // stride + 1",  # padding counted once
-                          "test_conv_output_size"),
+    "01_cnn_assignment": ("return (size - 1) * stride - 2 * padding + kernel_size",
+                          "return (size - 1) * stride - padding + kernel_size",  # padding removed on one side only
+                          "test_conv_transpose_output_size"),
     "02_gan_objective_assignment": ("return 0.5 * (real_scores - 1).pow(2).mean() + 0.5 * fake_scores.pow(2).mean()",
                                     "return 0.5 * real_scores.pow(2).mean() + 0.5 * (fake_scores - 1).pow(2).mean()",
                                     "test_lsgan_losses"),  # the targets swapped
@@ -65,9 +65,9 @@ ONE_MISTAKE = {
     "07_pix2pix_assignment": ("field += (kernel - 1) * jump",
                               "field += kernel * jump",  # the centre pixel counted again by every layer
                               "test_receptive_field"),
-    "08_style_assignment": ("return F.mse_loss(model(noisy), noise)",
-                            "return F.mse_loss(model(noisy), clean)",  # predicts the image, not the noise
-                            "test_residual_denoiser_loss"),
+    "08_style_assignment": ("total = total + w * F.mse_loss(gram_matrix(g), gram_matrix(s))",
+                            "total = total + F.mse_loss(gram_matrix(g), gram_matrix(s))",  # the layer weights left out
+                            "test_style_loss"),
 }
 
 CONFIG = """c = get_config()

@@ -144,3 +144,46 @@ def test_checks_report_unimplemented_and_missing_functions():
 
     assert checks.check_gram_matrix(todo).diagnosis == "not_implemented"
     assert checks.check_gram_matrix(None).diagnosis == "not_a_function"
+
+
+# --------------------------------------------------------------------------- Exercise 4 of the style assignment
+class _Box3(torch.nn.Module):
+    """A fixed 3x3 box blur, returned as is (``as_noise=False``: it outputs a clean-image estimate) or as the
+    residual ``y - blur(y)`` (``as_noise=True``: it predicts the noise, so y - R(y) is the blurred image)."""
+
+    def __init__(self, as_noise):
+        super().__init__()
+        self.blur = torch.nn.Conv2d(1, 1, 3, padding=1, padding_mode="replicate", bias=False)
+        torch.nn.init.constant_(self.blur.weight, 1 / 9)
+        self.as_noise = as_noise
+
+    def forward(self, noisy):
+        return noisy - self.blur(noisy) if self.as_noise else self.blur(noisy)
+
+
+def test_the_trained_denoiser_check_passes_a_noise_predictor_and_names_a_clean_image_predictor():
+    """A box blur beats sigma = 25/255 noise by a few dB: as R(y) = y - blur(y) it passes, as R(y) = blur(y)
+    (the network trained on the clean image) y - R(y) is worse than the noise, and the check says why."""
+    blur_as_noise = checks.check_trained_denoiser(_Box3(as_noise=True), min_gain_db=2.0, crop=96)
+    assert blur_as_noise.passed and min(blur_as_noise.details["gains"].values()) > 2.0
+    blur_as_image = checks.check_trained_denoiser(_Box3(as_noise=False), min_gain_db=2.0, crop=96)
+    assert not blur_as_image.passed and blur_as_image.diagnosis == "predicts_clean"
+    assert "target is n" in blur_as_image.message and "Eq. 9.2" in blur_as_image.message
+
+
+def test_the_assignment_denoiser_trained_at_learning_rate_zero_fails_the_quality_check():
+    """The assignment's training cell at the fast budget, with lr 0: R(y) stays 0, so y - R(y) gains nothing."""
+    from course_lib import budgets
+    from course_lib.data import PhotoPatches
+    from course_lib.enhance import ResidualDenoiser, residual_denoiser_loss
+    from course_lib.training import fit, seed_everything
+
+    budget, sigma = budgets("style_assignment", verbose=False), 25 / 255
+    seed_everything(0)
+    model = ResidualDenoiser(channels=1, width=32, depth=5)
+    fit(model, PhotoPatches("train", budget.patch_size, n_patches=2000, colour=False, seed=0),
+        lambda m, clean: residual_denoiser_loss(m, clean, sigma * torch.randn_like(clean)),
+        optimizer=torch.optim.Adam(model.parameters(), lr=0.0), steps=budget.steps, batch_size=16, desc="lr 0")
+    result = checks.check_trained_denoiser(model, budget.min_gain_db, sigma=sigma, crop=budget.eval_crop)
+    assert not result.passed and result.diagnosis == "too_little_gain"
+    assert all(gain == pytest.approx(0.0, abs=1e-6) for gain in result.details["gains"].values())

@@ -5,9 +5,11 @@ import torch
 from torch import nn
 
 from .. import cnn
-from .core import CheckResult, Diagnosis, Mistake, check_function
+from ..data import load_mnist
+from .core import CheckResult, Diagnosis, Mistake, TimeLimitExceeded, check_function, run_student
 
-__all__ = ["check_conv_output_size", "check_conv_transpose_output_size", "check_upsample_block"]
+__all__ = ["check_conv_output_size", "check_conv_transpose_output_size", "check_upsample_block",
+           "check_trained_classifier"]
 
 
 def _conv_inputs(generator):
@@ -110,3 +112,66 @@ def check_upsample_block(student_factory) -> CheckResult:
 
     return check_function(student_factory, reference, make_inputs, mistakes, name="upsample_block",
                           observe=observe, trials=3)
+
+
+SOFTMAX_MESSAGE = (
+    "your classifier ends in a softmax: its outputs are probabilities (each row is positive and sums to 1). "
+    "F.cross_entropy applies the softmax itself (Eq. 1.5) and expects logits, any real numbers; after a softmax it "
+    "computes log softmax(softmax(z)), whose inputs lie in [0, 1], so it can never be confident and its gradients "
+    "are small: training stalls. End with the linear layer, and apply softmax only when you want probabilities.")
+
+
+def _logits_of(model, images):
+    with torch.no_grad():
+        return model(images)
+
+
+def check_trained_classifier(model, min_accuracy: float, verbose: bool = True) -> CheckResult:
+    """Accuracy of a trained digit classifier on the held-out test digits, against ``min_accuracy``.
+
+    The classifier must map (N, 1, 28, 28) digits to (N, 10) logits: outputs that are probabilities
+    (a final softmax) are rejected with the reason, whatever their accuracy, because cross-entropy
+    (Eq. 1.5) expects logits.
+    """
+    if not 0 < min_accuracy <= 1:
+        raise ValueError(f"min_accuracy is a fraction in (0, 1], got {min_accuracy!r}")
+    name = "trained classifier"
+
+    def report(passed, message, diagnosis, **details):
+        result = CheckResult(passed, message, name, diagnosis, details)
+        if verbose:
+            print(result)
+        return result
+
+    if not isinstance(model, nn.Module):
+        return report(False, f"expected your trained nn.Module, got {type(model).__name__}.", "not_a_model")
+    images, labels = load_mnist("test").tensors
+    parameter = next(model.parameters(), None)
+    if parameter is not None:
+        images = images.to(parameter.device, parameter.dtype)
+    model.eval()
+    try:
+        logits = run_student(_logits_of, model, images)
+    except NotImplementedError:
+        return report(False, "not implemented yet: replace `raise NotImplementedError()` with your code.",
+                      "not_implemented")
+    except TimeLimitExceeded:
+        return report(False, f"classifying {len(images)} digits did not finish in time: look for a loop in forward.",
+                      "time_limit")
+    except Exception as error:
+        return report(False, f"your classifier raised {type(error).__name__} on a batch of (N, 1, 28, 28) digits: "
+                             f"{error}", "raised")
+    if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (len(images), 10):
+        got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+        return report(False, f"expected logits of shape ({len(images)}, 10), one score per class, got {got}.",
+                      "wrong_shape")
+    logits = logits.float().cpu()
+    if (logits >= 0).all() and torch.allclose(logits.sum(1), torch.ones(len(logits)), atol=1e-4):
+        return report(False, SOFTMAX_MESSAGE, "softmax")
+    accuracy = (logits.argmax(1) == labels).float().mean().item()
+    if accuracy >= min_accuracy:
+        return report(True, f"held-out accuracy {accuracy:.1%} on {len(labels)} digits it never trained on "
+                            f"(needed: {min_accuracy:.0%}).", "correct", accuracy=accuracy)
+    return report(False, f"held-out accuracy {accuracy:.1%} on {len(labels)} test digits; needed: {min_accuracy:.0%} "
+                         "(chance is 10%). If the checks above pass, look at what forward returns (every layer "
+                         "used, a ReLU between layers) and at the learning rate.", "too_inaccurate", accuracy=accuracy)

@@ -6,9 +6,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import enhance, style
+from ..data import load_photo, photo_names
 from .core import CheckResult, Mistake, check_function
 
-__all__ = ["check_gram_matrix", "check_style_loss", "check_residual_denoiser_loss"]
+__all__ = ["check_gram_matrix", "check_style_loss", "check_residual_denoiser_loss", "check_trained_denoiser"]
 
 
 def _feature_inputs(generator):
@@ -126,3 +127,50 @@ def check_residual_denoiser_loss(student) -> CheckResult:
     """Student's residual_denoiser_loss(model, clean, noise) vs Eq. (9.2)."""
     return check_function(student, enhance.residual_denoiser_loss, _denoiser_inputs, DENOISER_MISTAKES,
                           name="residual_denoiser_loss", trials=3)
+
+
+def _psnr(prediction, target) -> float:
+    """10 log10(1 / MSE) in dB, with the prediction clipped to [0, 1] like the course's metrics.psnr."""
+    return 10 * torch.log10(1 / ((prediction.clamp(0, 1) - target) ** 2).mean()).item()
+
+
+def check_trained_denoiser(model, min_gain_db: float, sigma: float = 25 / 255, crop: int = 192,
+                           verbose: bool = True) -> CheckResult:
+    """PSNR gain of a trained residual denoiser over the noisy input, on the held-out photos, against ``min_gain_db``.
+
+    ``model`` predicts the noise, so the denoised image is x_hat = y - model(y) (Eq. 9.2), clipped to [0, 1];
+    y = x + n with n ~ N(0, sigma^2) drawn from a fixed seed, on a centre ``crop`` of each grey held-out photo.
+    When x_hat falls short but model(y) itself beats the noisy input by ``min_gain_db``, the network was trained
+    to output the clean image instead of the noise, and the result says so.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be the trained nn.Module, got {type(model).__name__}")
+    name = "trained denoiser"
+    model.eval()
+    generator = torch.Generator().manual_seed(0)
+    gains, output_gains = {}, {}
+    with torch.no_grad():
+        for photo in photo_names("heldout"):
+            clean = enhance.center_crop(load_photo(photo, colour=False), crop, multiple=2)[None]
+            noisy = enhance.add_noise(clean, sigma, generator)
+            predicted = model(noisy)
+            noisy_psnr = _psnr(noisy, clean)
+            gains[photo] = _psnr(noisy - predicted, clean) - noisy_psnr
+            output_gains[photo] = _psnr(predicted, clean) - noisy_psnr
+    gain = sum(gains.values()) / len(gains)
+    shown = ", ".join(f"{photo} {value:+.2f} dB" for photo, value in gains.items())
+    if gain >= min_gain_db:
+        result = CheckResult(True, f"y - R(y) beats the noisy photos by {gain:+.2f} dB on average ({shown}; "
+                                   f"needed: {min_gain_db:+.1f} dB).", name, "correct", {"gains": gains})
+    elif sum(output_gains.values()) / len(output_gains) >= min_gain_db:
+        result = CheckResult(False, f"y - R(y) is {gain:+.2f} dB from the noisy photos, but R(y) itself is a denoised "
+                                    "image: the loss trained the network to output the clean image. Here R predicts "
+                                    "the noise, so its target is n, and the denoised image is y - R(y) (Eq. 9.2).",
+                             name, "predicts_clean", {"gains": gains})
+    else:
+        result = CheckResult(False, f"y - R(y) beats the noisy photos by only {gain:+.2f} dB on average ({shown}); "
+                                    f"needed: {min_gain_db:+.1f} dB. If the check of your loss passes, look at the "
+                                    "learning rate.", name, "too_little_gain", {"gains": gains})
+    if verbose:
+        print(result)
+    return result
