@@ -248,14 +248,14 @@ BUDGETS: dict[str, dict[str, Budget]] = {
     "cnn_assignment": {  # solutions/01_cnn_assignment.ipynb, Exercise 5
         "steps": Budget(full=1500, fast=60),  # the student's classifier (two strided convs, width 16), batch 64, Adam
         "lr": Budget(full=2e-3, fast=2e-3),
-        "min_accuracy": Budget(full=0.95, fast=0.7),  # held-out accuracy the run must reach (measured: 0.972 / 0.89)
+        "min_accuracy": Budget(full=0.95, fast=0.7),  # held-out accuracy the run must reach (measured: 0.972 / 0.85)
     },
     "style_assignment": {  # solutions/08_style_assignment.ipynb, Exercise 4 (the residual denoiser of Exercise 3)
-        "steps": Budget(full=400, fast=40),  # ResidualDenoiser (width 32, depth 5) on the student's loss, batch 16, Adam
+        "steps": Budget(full=300, fast=40),  # ResidualDenoiser (width 32, depth 5) on the student's loss, batch 16, Adam
         "lr": Budget(full=2e-3, fast=2e-3),
         "patch_size": Budget(full=40, fast=40),  # grey training patches, noise sigma 25/255
         "eval_crop": Budget(full=192, fast=96),  # centre crop of each held-out photo
-        "min_gain_db": Budget(full=8.0, fast=2.0),  # PSNR gain over the noisy photos (measured: 9.95 at 300 steps / 4.07)
+        "min_gain_db": Budget(full=8.0, fast=2.0),  # PSNR gain over the noisy photos (measured: 9.95 / 4.08)
     },
     "gan_objective_assignment": {  # solutions/02_gan_objective_assignment.ipynb, Exercise 4
         "steps": Budget(full=1500, fast=200),  # the student's training step on the 8-Gaussian mixture, batch 256
