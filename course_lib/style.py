@@ -8,16 +8,8 @@ Equations are numbered as in ``notebooks/08_style_transfer.ipynb``:
 * total variation (8.4) L_tv = mean |x_{i+1,j} - x_{i,j}|^2 + mean |x_{i,j+1} - x_{i,j}|^2;
 * objective (8.5)      L = alpha L_c + beta L_s + gamma L_tv, minimised over the pixels x.
 
-Two feature extractors share one interface (``forward(x) -> {layer name: features}``,
-``content_layers``, ``style_layers``, ``style_weights``, ``description``):
-
-* ``VGG19Features``: torchvision's ImageNet VGG19, used only when its weights are
-  already in the torch hub cache (or, outside fast mode, download within a timeout).
-* ``RandomMultiScaleFeatures``: no trained weights at all. A bank of random
-  zero-mean filters of several sizes applied to an image pyramid, followed by a
-  ReLU (Ustyuzhaninov et al. 2017, "What does it take to generate natural
-  textures?"; He, Wang & Hopcroft 2016, "A powerful generative model using random
-  weights for the deep image representation"). It runs anywhere, offline.
+Two ``FeatureExtractor``s: ``VGG19Features`` (ImageNet weights, when cached or downloadable)
+and ``RandomMultiScaleFeatures`` (no trained weights: runs anywhere, offline).
 """
 from __future__ import annotations
 
@@ -34,7 +26,7 @@ from torch import nn
 from ._network import bounded_name_lookups
 from .config import is_fast, is_offline
 from .training import History, check_finite, progress
-from .validate import check_choice, check_images, check_positive_int, check_tensor
+from .validate import check_choice, check_images, check_positive_int
 
 __all__ = ["gram_matrix", "content_loss", "style_loss", "total_variation", "FeatureExtractor",
            "RandomMultiScaleFeatures", "VGG19Features", "vgg19_weights_cached", "load_vgg19",
@@ -57,7 +49,6 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     Entry (c, c') is the average over positions of the product of channels c and c':
     a statistic of *which features occur together*, blind to *where* they occur.
     """
-    check_tensor(features, "features", ndim=4, floating=True)
     b, c, h, w = features.shape
     flat = features.reshape(b, c, h * w)
     return flat @ flat.transpose(1, 2) / (h * w)
@@ -89,7 +80,6 @@ def style_loss(generated: list[torch.Tensor], style: list[torch.Tensor],
 
 def total_variation(images: torch.Tensor) -> torch.Tensor:
     """Eq. (8.4): mean squared difference between vertical and horizontal neighbours."""
-    check_tensor(images, "images", ndim=4, floating=True)
     return ((images[..., 1:, :] - images[..., :-1, :]) ** 2).mean() + \
         ((images[..., :, 1:] - images[..., :, :-1]) ** 2).mean()
 
@@ -109,7 +99,8 @@ class FeatureExtractor(nn.Module):
 
 
 class RandomMultiScaleFeatures(FeatureExtractor):
-    """Random filter banks on an image pyramid: features with no training at all.
+    """Random filter banks on an image pyramid: features with no training at all (Ustyuzhaninov et al.
+    2017, "What does it take to generate natural textures?"; He, Wang & Hopcroft 2016).
 
     At each pyramid level s (the image average-pooled by 2^s) the image is convolved with
     ``filters_per_size`` random zero-mean, unit-norm filters of every size in ``kernel_sizes``
@@ -134,7 +125,7 @@ class RandomMultiScaleFeatures(FeatureExtractor):
                 weight /= weight.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
                 self.register_buffer(f"w{level}_{k}", weight)
         self.style_layers = tuple(f"level{s}" for s in range(levels))
-        self.style_weights = tuple(1.0 for _ in range(levels))
+        self.style_weights = (1.0,) * levels
         self.content_layers = (f"level{content_level}",)
         self.description = (f"offline random multi-scale features ({levels} pyramid levels x filters "
                             f"{'/'.join(map(str, kernel_sizes))} px x {filters_per_size}; no trained weights)")
@@ -145,7 +136,7 @@ class RandomMultiScaleFeatures(FeatureExtractor):
         for level in range(self.levels):
             if level:
                 x = F.avg_pool2d(x, 2)
-            maps = [F.conv2d(x, getattr(self, f"w{level}_{k}"), padding=k // 2, ) for k in self.kernel_sizes]
+            maps = [F.conv2d(x, getattr(self, f"w{level}_{k}"), padding=k // 2) for k in self.kernel_sizes]
             out[f"level{level}"] = F.relu(torch.cat(maps, 1))
         return out
 
@@ -170,7 +161,7 @@ class VGG19Features(FeatureExtractor):
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
         self.content_layers = ("relu4_2",)
         self.style_layers = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-        self.style_weights = (1.0, 1.0, 1.0, 1.0, 1.0)
+        self.style_weights = (1.0,) * 5
         self.description = "torchvision VGG19 pretrained on ImageNet (Gatys et al.'s layers)"
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -200,11 +191,9 @@ def _sha256(path: Path) -> str:
 def load_vgg19(path: Path) -> VGG19Features | None:
     """The only loader of pretrained weights: the published hash first, then ``weights_only=True``.
 
-    A file whose SHA-256 does not start with ``VGG19_SHA256_PREFIX`` (tampered, or a different
-    file under torchvision's name) is never unpickled; a file that passes is read by the safe
-    loader, which refuses anything but tensors and plain containers. Returns the extractor built
-    from the weights, or None, with a one-line notice, when the file cannot be used (nothing in it
-    is ever executed).
+    A file whose SHA-256 does not start with ``VGG19_SHA256_PREFIX`` is never unpickled; one that
+    passes is read by the safe loader (tensors and plain containers only). Returns None, with a
+    one-line notice, when the file cannot be used.
     """
     try:
         digest = _sha256(path)
@@ -320,8 +309,10 @@ def stylize(content: torch.Tensor, style: torch.Tensor, extractor: FeatureExtrac
 
     content, style: (3, H, W) in [0, 1] (any sizes). Returns (image (3, H, W), History) where
     the history logs ``content``, ``style`` and ``tv`` losses (unweighted), ``total`` and
-    ``seconds`` every ``log_every`` steps. ``optimizer``: ``adam`` (one gradient step per
-    step) or ``lbfgs`` (one L-BFGS iteration per step, up to 1.25 function evaluations).
+    ``seconds`` every ``log_every`` steps. ``optimizer``: ``adam`` (one evaluation of the loss
+    and its gradient per step) or ``lbfgs`` (one L-BFGS iteration per step, two evaluations: at x
+    and at the trial point x + t d; torch's max_eval = max_iter * 5 // 4 = 1 leaves the strong-Wolfe
+    search no more, so it keeps the trial point only if it lowers the loss).
     """
     check_choice(optimizer, OPTIMIZERS, "optimizer")
     check_positive_int(steps, "steps")
@@ -348,10 +339,9 @@ def stylize(content: torch.Tensor, style: torch.Tensor, extractor: FeatureExtrac
         terms["style"] = style_loss([out[n] for n in extractor.style_layers], style_targets,
                                     list(extractor.style_weights))
         terms["tv"] = total_variation(pixels)
-        total = content_weight * terms["content"] + style_weight * terms["style"] + tv_weight * terms["tv"]
-        terms["total"] = total
-        total.backward()
-        return total
+        terms["total"] = content_weight * terms["content"] + style_weight * terms["style"] + tv_weight * terms["tv"]
+        terms["total"].backward()
+        return terms["total"]
 
     bar = progress(range(1, steps + 1), desc=desc, unit="step", disable=not verbose)
     for step in bar:

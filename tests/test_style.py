@@ -76,6 +76,18 @@ def test_stylize_lowers_the_style_loss_with_adam_and_lbfgs():
         assert {"content", "style", "tv", "total", "seconds"} <= set(history.names())
 
 
+def test_stylize_evaluates_the_loss_once_per_adam_step_and_twice_per_lbfgs_step():
+    """The docstring's count: L-BFGS with max_iter=1 evaluates at x and at one trial point, no more."""
+    extractor = style.RandomMultiScaleFeatures(levels=1, filters_per_size=4, content_level=0)
+    calls = []
+    extractor.register_forward_hook(lambda module, inputs, output: calls.append(1))
+    content, texture = torch.rand(3, 16, 16), torch.rand(3, 16, 16)
+    for optimizer, per_step in (("adam", 1), ("lbfgs", 2)):
+        calls.clear()
+        style.stylize(content, texture, extractor, steps=3, optimizer=optimizer, verbose=False)
+        assert len(calls) == 2 + 3 * per_step  # the content and style targets, then the steps
+
+
 def test_stylize_rejects_unknown_optimizer_and_bad_images():
     extractor = style.RandomMultiScaleFeatures(levels=1, content_level=0)
     with pytest.raises(ValueError, match="adam"):
