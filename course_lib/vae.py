@@ -29,9 +29,6 @@ __all__ = ["reparameterize", "gaussian_kl", "bernoulli_nll", "negative_elbo", "M
            "evaluate_log_likelihood", "KeepBest", "sample_prior", "interpolate", "interpolation_frame",
            "latent_grid", "encode_means"]
 
-LOG_2PI = math.log(2 * math.pi)
-
-
 # --------------------------------------------------------------------------- the objective
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:
     """Eq. (4.6): z = mu + exp(logvar / 2) * eps with eps ~ N(0, I).
@@ -151,11 +148,9 @@ def vae_loss(model: nn.Module, batch, beta: float = 1.0):
 
 
 # --------------------------------------------------------------------------- evaluation
-def _images_of(dataset_or_images) -> torch.Tensor:
-    if isinstance(dataset_or_images, torch.Tensor):
-        images = dataset_or_images
-    else:
-        images = dataset_or_images.tensors[0]
+def _images_of(data) -> torch.Tensor:
+    """The digits of a TensorDataset (images, labels) or of an image tensor, checked."""
+    images = data if isinstance(data, torch.Tensor) else data.tensors[0]
     return check_images(images, name="images", size=(28, 28))
 
 
@@ -181,7 +176,7 @@ def evaluate_elbo(model: nn.Module, data, batch_size: int = 500, seed: int = 0) 
 
 
 def _log_normal(z, mu, logvar):
-    return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) / logvar.exp()).sum(dim=-1)
+    return -0.5 * (math.log(2 * math.pi) + logvar + (z - mu).pow(2) / logvar.exp()).sum(dim=-1)
 
 
 @torch.no_grad()
