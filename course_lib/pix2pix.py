@@ -15,15 +15,14 @@ Images are in [0, 1] (the U-Net ends in a sigmoid), so PSNR/SSIM apply directly.
 """
 from __future__ import annotations
 
-import os
-import socket
+import copy
 
 import torch
 from torch import nn
 import torch.nn.functional as F
 
 from .gan import discriminator_loss, generator_loss
-from .validate import check_images, check_positive_int
+from .validate import check_choice, check_images, check_positive_int
 
 __all__ = ["UNet", "PatchDiscriminator", "receptive_field", "conv_layers", "numerical_receptive_field",
            "pix2pix_generator_loss", "pix2pix_discriminator_loss", "sobel_edges", "edge_pairs",
@@ -93,9 +92,8 @@ class PatchDiscriminator(nn.Module):
 
     def __init__(self, in_channels: int = 2, width: int = 32, n_down: int = 1):
         super().__init__()
-        check_positive_int(in_channels, "in_channels")
-        check_positive_int(width, "width")
-        check_positive_int(n_down, "n_down")
+        for name, value in (("in_channels", in_channels), ("width", width), ("n_down", n_down)):
+            check_positive_int(value, name)
         self.config = {"in_channels": in_channels, "width": width, "n_down": n_down}
         layers, cin = [], in_channels
         for i in range(n_down):
@@ -135,7 +133,7 @@ def numerical_receptive_field(model: nn.Module, in_channels: int, size: int = 64
     batch statistics) with float64 so no gradient underflows to zero by accident.
     """
     check_positive_int(size, "size")
-    model = _eval_copy(model)
+    model = copy.deepcopy(model).double().eval()
     x = torch.randn(1, in_channels, size, size, dtype=torch.float64, requires_grad=True)
     out = model(x)
     h, w = out.shape[-2:]
@@ -145,12 +143,6 @@ def numerical_receptive_field(model: nn.Module, in_channels: int, size: int = 64
     if rows.min() == 0 or cols.min() == 0 or rows.max() == size - 1 or cols.max() == size - 1:
         raise ValueError(f"the receptive field reaches the border of a {size}x{size} input: use a larger size")
     return int(rows.max() - rows.min() + 1)
-
-
-def _eval_copy(model):
-    import copy
-
-    return copy.deepcopy(model).double().eval()
 
 
 # --------------------------------------------------------------------------- losses
@@ -269,8 +261,7 @@ def load_facades(split: str = "val", size: int = 64, timeout_s: float = 5.0, lim
     per connection) when offline. Returns (labels, photos), each (N, 3, size, size) in [0, 1].
     Never called by the tests or in fast mode.
     """
-    if split not in ("train", "val", "test"):
-        raise ValueError(f"unknown facades split {split!r}; valid choices: 'train', 'val', 'test'")
+    check_choice(split, ("train", "val", "test"), "facades split")
     import tarfile
     import urllib.request
 
@@ -289,12 +280,11 @@ def load_facades(split: str = "val", size: int = 64, timeout_s: float = 5.0, lim
                 out.write(response.read())
             with tarfile.open(archive) as tar:
                 _extract_safely(tar, data_dir())
-        except (OSError, socket.timeout, tarfile.TarError) as error:
+        except (OSError, tarfile.TarError) as error:  # OSError includes socket timeouts
             raise RuntimeError(f"facades could not be downloaded from {FACADES_URL} "
                                f"({type(error).__name__}); this part is optional") from error
         finally:
-            if archive.exists():
-                os.remove(archive)
+            archive.unlink(missing_ok=True)
     labels, photos = [], []
     for path in sorted((root / split).glob("*.jpg"))[:limit]:
         image = np.asarray(Image.open(path).convert("RGB").resize((2 * size, size)), dtype=np.float32) / 255
