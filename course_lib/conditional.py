@@ -17,9 +17,7 @@ Ways to feed the condition, all implemented here:
 
 Images are digits in [-1, 1] (tanh output). The losses are those of ``course_lib.gan``
 (``discriminator_loss`` / ``generator_loss``, non-saturating, on logits) applied to the
-*pairs* (x, y): nothing in the loss changes, only what D sees. ``to_unit_range`` is
-``course_lib.gan.to_unit_range``, re-exported.
-``generate_digit`` is the callback behind the notebook's digit-picker widget.
+*pairs* (x, y): nothing in the loss changes, only what D sees.
 """
 from __future__ import annotations
 
@@ -28,7 +26,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from .gan import generate, to_unit_range
-from .validate import check_choice, check_positive_int, check_tensor
+from .validate import check_choice, check_non_negative_int, check_positive_int, check_tensor
 
 __all__ = ["GENERATOR_CONDITIONING", "DISCRIMINATOR_CONDITIONING", "generator_input",
            "discriminator_input", "ConditionalGenerator", "ConditionalDiscriminator",
@@ -167,8 +165,7 @@ def generate_digit(generator: ConditionalGenerator, digit: int, seed: int) -> to
     """
     if isinstance(digit, bool) or not isinstance(digit, int) or not 0 <= digit < generator.num_classes:
         raise ValueError(f"digit must be an integer in [0, {generator.num_classes - 1}], got {digit!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    check_non_negative_int(seed, "seed")
     z = torch.randn(1, generator.latent_dim, generator=torch.Generator().manual_seed(seed))
     return generate(generator, z, torch.tensor([digit]))[0]
 
