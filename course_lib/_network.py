@@ -1,17 +1,22 @@
-"""Plumbing: block the network (``COURSE_OFFLINE=1``) and bound name lookups.
+"""Plumbing: block the network (``COURSE_OFFLINE=1``), bound name lookups, download within a time limit.
 
 ``block_network()`` makes every non-loopback connection and DNS lookup of this process raise
 ``NetworkBlockedError`` (loopback and Unix sockets still work, so Jupyter kernels are unaffected);
 ``course_lib`` calls it on import when ``COURSE_OFFLINE`` is set. ``bounded_name_lookups`` puts a
 time limit on DNS, which ``socket.setdefaulttimeout`` does not cover; the downloads use it.
+``download``, ``sha256_of`` and ``extract_safely`` serve the optional downloads of ``style``
+(VGG19 weights) and ``pix2pix`` (the facades).
 """
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import socket
 import threading
+from pathlib import Path
 
-__all__ = ["NetworkBlockedError", "block_network", "bounded_name_lookups"]
+__all__ = ["NetworkBlockedError", "block_network", "bounded_name_lookups", "download", "sha256_of",
+           "extract_safely"]
 
 
 class NetworkBlockedError(OSError):
@@ -107,3 +112,48 @@ class bounded_name_lookups:
     def __exit__(self, *exc):
         socket.getaddrinfo = self._previous
         return False
+
+
+def download(url: str, path: Path, timeout_s: float, hash_prefix: str | None = None) -> None:
+    """Download ``url`` to ``path``; every connection, read and name lookup gives up after ``timeout_s``.
+
+    With ``hash_prefix`` the file's SHA-256 must start with it, checked before the file is kept
+    (``torch.hub.download_url_to_file``). Errors (offline, timeout, hash mismatch) propagate.
+    """
+    import torch.hub
+
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout_s)
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with bounded_name_lookups(timeout_s):
+            torch.hub.download_url_to_file(url, str(path), hash_prefix=hash_prefix, progress=False)
+    finally:
+        socket.setdefaulttimeout(old)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def extract_safely(tar, destination) -> None:
+    """Extract an archive, refusing members that would land outside ``destination`` or are links.
+
+    Python >= 3.10.12 (and 3.11.4, 3.12) has tarfile's "data" filter for this; older 3.10 releases,
+    which the course supports, raise TypeError on ``filter=``, so the same rule is applied by hand there.
+    """
+    import tarfile
+
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(destination, filter="data")
+        return
+    root = Path(destination).resolve()
+    for member in tar.getmembers():
+        target = (root / member.name).resolve()
+        if member.issym() or member.islnk() or (root not in target.parents and target != root):
+            raise tarfile.TarError(f"refusing to extract {member.name!r}: it would leave {root}")
+    tar.extractall(destination)

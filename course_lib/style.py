@@ -13,9 +13,7 @@ and ``RandomMultiScaleFeatures`` (no trained weights: runs anywhere, offline).
 """
 from __future__ import annotations
 
-import hashlib
 import io
-import socket
 import time
 from pathlib import Path
 
@@ -23,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._network import bounded_name_lookups
+from ._network import download, sha256_of
 from .config import is_fast, is_offline
 from .training import History, check_finite, progress
 from .validate import check_choice, check_images, check_positive_int
@@ -180,14 +178,6 @@ def vgg19_weights_cached() -> Path | None:
     return path if path.is_file() else None
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def load_vgg19(path: Path) -> VGG19Features | None:
     """The only loader of pretrained weights: the published hash first, then ``weights_only=True``.
 
@@ -196,7 +186,7 @@ def load_vgg19(path: Path) -> VGG19Features | None:
     one-line notice, when the file cannot be used.
     """
     try:
-        digest = _sha256(path)
+        digest = sha256_of(path)
         if not digest.startswith(VGG19_SHA256_PREFIX):
             raise ValueError(f"its SHA-256 starts with {digest[:8]}, not the published {VGG19_SHA256_PREFIX}")
         extractor = VGG19Features(torch.load(path, map_location="cpu", weights_only=True))  # wrong tensors: error
@@ -210,20 +200,12 @@ def load_vgg19(path: Path) -> VGG19Features | None:
 
 def _download_vgg19(timeout_s: float) -> Path | None:
     """Download the weights into the hub cache; the published hash is checked before the file is kept."""
-    folder = Path(torch.hub.get_dir()) / "checkpoints"
-    old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(timeout_s)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with bounded_name_lookups(timeout_s):  # a stalled DNS lookup stays inside the time limit too
-            torch.hub.download_url_to_file(VGG19_URL, str(folder / VGG19_FILE), hash_prefix=VGG19_SHA256_PREFIX,
-                                           progress=False)
+        download(VGG19_URL, Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE, timeout_s, VGG19_SHA256_PREFIX)
         return vgg19_weights_cached()
     except Exception as error:  # offline, DNS failure, timeout, hash mismatch...
         print(f"[style] VGG19 weights could not be downloaded ({type(error).__name__})")
         return None
-    finally:
-        socket.setdefaulttimeout(old)
 
 
 def feature_extractor(kind: str = "auto", allow_download: bool | None = None,

@@ -111,7 +111,7 @@ def test_the_facades_archive_is_extracted_safely_on_every_supported_python(tmp_p
     import io
     import tarfile
 
-    from course_lib.pix2pix import _extract_safely
+    from course_lib._network import extract_safely as _extract_safely
 
     if not has_data_filter:
         monkeypatch.delattr(tarfile, "data_filter", raising=False)
