@@ -291,11 +291,22 @@ GARBAGE = {
 }
 
 
+# the thresholds a "train it" check takes after the student's model or results (plausible values)
+THRESHOLDS = {"min_accuracy": 0.9, "min_gain_db": 2.0, "max_ratio": 0.5, "max_ratio_to_untrained": 0.5,
+              "max_memorization_few": 0.8, "min_memorization_everything": 0.9}
+
+
+def _call_with_garbage(check, garbage):
+    """The garbage goes where the student's answer goes: every required argument except the thresholds."""
+    required = [p for p in inspect.signature(check).parameters.values() if p.default is inspect.Parameter.empty]
+    return check(**{p.name: THRESHOLDS.get(p.name, garbage) for p in required})
+
+
 @pytest.mark.parametrize("garbage", GARBAGE.values(), ids=GARBAGE.keys())
 @pytest.mark.parametrize("check", _all_checks())
 def test_exercise_checks_answer_garbage_with_guidance_never_a_traceback(check, garbage, capsys):
     """An exercise check given None, a non-function, a raising function or a wrong return type -> a failed CheckResult with guidance."""
-    result = check(garbage)
+    result = _call_with_garbage(check, garbage)
     assert isinstance(result, CheckResult) and not result.passed
     assert len(result.message) > 20 and "Traceback" not in result.message
     assert "❌" in capsys.readouterr().out

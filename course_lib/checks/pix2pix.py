@@ -447,6 +447,11 @@ def train_edges_to_digits(training_step, steps: int, *, batch_size: int = 32, lr
 
 def check_translator(run: TranslatorRun, max_ratio: float) -> CheckResult:
     """Passes when the held-out L1 is at most ``max_ratio`` times the mean-digit baseline's."""
+    if not isinstance(run, TranslatorRun):
+        result = CheckResult(False, f"expected what train_edges_to_digits returns (a TranslatorRun), got "
+                                    f"{type(run).__name__}.", "train_edges_to_digits", "not_a_run")
+        print(result)
+        return result
     passed = run.ratio <= max_ratio
     verdict = "at most" if passed else "more than"
     message = (f"held-out L1 {run.held_out_l1:.4f} is {run.ratio:.3f} of the mean-digit baseline's "

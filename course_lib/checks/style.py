@@ -143,9 +143,13 @@ def check_trained_denoiser(model, min_gain_db: float, sigma: float = 25 / 255, c
     When x_hat falls short but model(y) itself beats the noisy input by ``min_gain_db``, the network was trained
     to output the clean image instead of the noise, and the result says so.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be the trained nn.Module, got {type(model).__name__}")
     name = "trained denoiser"
+    if not isinstance(model, nn.Module):
+        result = CheckResult(False, f"expected your trained nn.Module (the denoiser R), got {type(model).__name__}.",
+                             name, "not_a_model")
+        if verbose:
+            print(result)
+        return result
     model.eval()
     generator = torch.Generator().manual_seed(0)
     gains, output_gains = {}, {}
