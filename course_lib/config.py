@@ -261,6 +261,17 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "steps": Budget(full=1500, fast=200),  # the student's training step on the 8-Gaussian mixture, batch 256
         "lr": Budget(full=1e-3, fast=2e-3),  # Adam, betas (0.5, 0.999), both players
     },
+    "gan_losses_assignment": {  # solutions/03_gan_losses_assignment.ipynb, Exercise 5
+        "steps": Budget(full=1500, fast=400),  # the WGAN-GP critic (MLP, hidden 32) on the student's penalty, batch 256
+        "lr": Budget(full=1e-3, fast=2e-3),  # Adam, betas (0.5, 0.9)
+        "max_error": Budget(full=0.15, fast=0.25),  # |critic's held-out gap - W1| allowed (W1 = 1)
+    },
+    "conditional_assignment": {  # solutions/06_conditional_assignment.ipynb, Exercise 6
+        "steps": Budget(full=800, fast=100),  # the matching-aware discriminator on the student's input, batch 64
+        "lr": Budget(full=1e-3, fast=2e-3),  # Adam, betas (0.5, 0.999)
+        "width": Budget(full=32, fast=16),  # channels of its first convolution (then 2x)
+        "min_accuracy": Budget(full=0.9, fast=0.75),  # held-out accuracy at spotting a wrong label (chance: 0.5)
+    },
     "common_mistakes": {  # notebooks/99_common_mistakes.ipynb (each broken recipe and its fix, on every seed)
         "gan_steps": Budget(full=800, fast=300),  # the 1-D toy GAN: G(z) = a z + b against a small MLP D
         "gan_lr": Budget(full=1e-2, fast=1e-2),  # Adam, betas (0.5, 0.999), both players

@@ -1,4 +1,5 @@
-"""Checks for the conditional-GAN assignment (solutions/06_conditional_assignment.ipynb)."""
+"""Checks for the conditional-GAN assignment (solutions/06_conditional_assignment.ipynb), and the matching-aware
+discriminator its "train it" exercise trains with the student's discriminator_input."""
 from __future__ import annotations
 
 import torch
@@ -9,7 +10,8 @@ from .. import conditional, pix2pix
 from .core import CheckResult, Mistake, check_function
 
 __all__ = ["check_generator_input", "check_discriminator_input", "check_pix2pix_generator_loss",
-           "check_pix2pix_discriminator_loss", "ProbeDiscriminator"]
+           "check_pix2pix_discriminator_loss", "ProbeDiscriminator", "MatchingDiscriminator", "wrong_labels",
+           "train_matching_discriminator", "mismatch_accuracy", "check_matching_discriminator"]
 
 
 # --------------------------------------------------------------------------- label conditioning
@@ -189,3 +191,112 @@ def check_pix2pix_discriminator_loss(student) -> CheckResult:
     return check_function(student, pix2pix.pix2pix_discriminator_loss, _pair_inputs,
                           PIX2PIX_DISCRIMINATOR_MISTAKES, name="pix2pix_discriminator_loss",
                           observe=_discriminator_observe, trials=3)
+
+
+# --------------------------------------------------------------------------- a matching-aware discriminator
+# Assignment 06, Exercise 6. The discriminator sees real digits only: each with its own label (target 1) and with
+# a wrong label (target 0). It can tell the two apart only through the label planes your discriminator_input adds.
+class MatchingDiscriminator(nn.Module):
+    """D(x, y) = w^T phi(discriminator_input(x, y)): notebook 06's "concat" discriminator (Eq. 6.5) around the
+    given ``discriminator_input``, with as many input channels as that function produces."""
+
+    def __init__(self, discriminator_input, in_channels: int, width: int = 16):
+        super().__init__()
+        self.discriminator_input = discriminator_input
+        self.net = nn.Sequential(
+            nn.Conv2d(in_channels, width, 4, 2, 1), nn.LeakyReLU(0.2),         # 28 -> 14
+            nn.Conv2d(width, 2 * width, 4, 2, 1), nn.LeakyReLU(0.2),           # 14 -> 7
+            nn.Flatten(), nn.Linear(2 * width * 7 * 7, 1))
+
+    def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.net(self.discriminator_input(images, labels, conditional.NUM_CLASSES)).squeeze(1)
+
+
+def wrong_labels(labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """For each label, another class drawn uniformly from the other nine."""
+    classes = conditional.NUM_CLASSES
+    return (labels + torch.randint(1, classes, labels.shape, generator=generator)) % classes
+
+
+def train_matching_discriminator(discriminator_input, steps: int, lr: float, width: int = 16, batch_size: int = 64,
+                                 seed: int = 0) -> tuple[MatchingDiscriminator, list[float]]:
+    """Train a ``MatchingDiscriminator`` on the training digits (in [-1, 1], as in notebook 06).
+
+    loss = BCE(D(x, y), 1) + BCE(D(x, y'), 0), y' a wrong label, Adam (betas 0.5, 0.999). Returns the
+    discriminator and the loss of every step.
+    """
+    from ..data import load_mnist
+
+    if not callable(discriminator_input):
+        raise TypeError(f"discriminator_input must be your function, got {type(discriminator_input).__name__}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    if not lr >= 0:
+        raise ValueError(f"lr must be a number >= 0, got {lr!r}")
+    images, labels = load_mnist("train").tensors
+    images = 2 * images - 1
+    probe = discriminator_input(images[:2], labels[:2], conditional.NUM_CLASSES)
+    if not (isinstance(probe, torch.Tensor) and probe.ndim == 4 and tuple(probe.shape[2:]) == (28, 28)):
+        raise TypeError("discriminator_input(images, labels) must return a tensor (N, channels, 28, 28) for 28x28 "
+                        f"digits, got {getattr(probe, 'shape', type(probe).__name__)}")
+    generator = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        discriminator = MatchingDiscriminator(discriminator_input, probe.shape[1], width)
+    optimizer = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
+    losses = []
+    for _ in range(steps):
+        batch = torch.randint(0, len(images), (batch_size,), generator=generator)
+        x, y = images[batch], labels[batch]
+        matching, mismatched = discriminator(x, y), discriminator(x, wrong_labels(y, generator))
+        loss = (F.binary_cross_entropy_with_logits(matching, torch.ones_like(matching))
+                + F.binary_cross_entropy_with_logits(mismatched, torch.zeros_like(mismatched)))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return discriminator, losses
+
+
+def _test_digits(count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``count`` held-out test digits, in [-1, 1], and their labels."""
+    from ..data import load_mnist
+
+    images, labels = load_mnist("test", limit=count).tensors
+    return 2 * images - 1, labels
+
+
+@torch.no_grad()
+def mismatch_accuracy(discriminator: nn.Module, test_digits: int = 500, seed: int = 1) -> float:
+    """Held-out accuracy at telling matching labels (logit > 0) from mismatched ones (logit <= 0).
+
+    Each of the first ``test_digits`` test digits is judged twice, with its own label and with a wrong one, so a
+    discriminator that ignores the label gives both the same logit and scores exactly 50 %.
+    """
+    images, labels = _test_digits(test_digits)
+    matching = discriminator(images, labels) > 0
+    mismatched = discriminator(images, wrong_labels(labels, torch.Generator().manual_seed(seed))) <= 0
+    return 0.5 * (matching.float().mean() + mismatched.float().mean()).item()
+
+
+def check_matching_discriminator(discriminator: nn.Module, min_accuracy: float,
+                                 test_digits: int = 500) -> CheckResult:
+    """Pass when the trained discriminator spots mismatched labels on held-out digits with ``min_accuracy``."""
+    accuracy = mismatch_accuracy(discriminator, test_digits)
+    details = {"accuracy": accuracy, "min_accuracy": min_accuracy}
+    if accuracy >= min_accuracy:
+        return CheckResult(True, f"on {test_digits} held-out digits your discriminator tells a right label from a "
+                                 f"wrong one {accuracy:.1%} of the time (needed: {min_accuracy:.0%}).",
+                           "matching_discriminator", "correct", details)
+    with torch.no_grad():
+        images, labels = _test_digits(8)
+        ignores_label = torch.equal(discriminator(images, labels), discriminator(images, (labels + 1) % 10))
+    if ignores_label:
+        return CheckResult(False, f"held-out accuracy {accuracy:.1%}, chance level: the discriminator gives a digit "
+                                  "the same score whatever its label, so the label never reaches it. Your "
+                                  "discriminator_input must append the label planes (Eq. 6.5).",
+                           "matching_discriminator", "ignores_condition", details)
+    return CheckResult(False, f"held-out accuracy {accuracy:.1%}, below the {min_accuracy:.0%} needed (chance is "
+                              "50 %): the label reaches the discriminator, but it has not learned which digits go "
+                              "with which label. If the check of Exercise 2 passes, look at the learning rate.",
+                       "matching_discriminator", "below_threshold", details)

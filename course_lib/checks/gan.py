@@ -10,6 +10,7 @@ in the wrong place. Notebook 99 trains each of them and shows it failing.
 from __future__ import annotations
 
 import copy
+import math
 
 import torch
 import torch.nn.functional as F
@@ -19,7 +20,8 @@ from .core import CheckResult, Diagnosis, Mistake, check_function
 
 __all__ = ["check_discriminator_loss", "check_generator_loss_minimax", "check_generator_loss_non_saturating",
            "check_gan_step_losses", "check_gradient_penalty", "check_jensen_shannon", "check_lsgan_discriminator_loss",
-           "check_lsgan_generator_loss", "check_gan_training_step", "JSD_MISTAKES", "LSGAN_D_MISTAKES",
+           "check_lsgan_generator_loss", "check_gan_training_step", "train_wgan_gp_critic", "critic_gap",
+           "check_critic_estimates_w1", "TRUE_W1", "JSD_MISTAKES", "LSGAN_D_MISTAKES",
            "LSGAN_G_MISTAKES", "TRAINING_STEP_MISTAKES",
            "D_LOSS_MISTAKES", "G_MINIMAX_MISTAKES", "G_NON_SATURATING_MISTAKES", "STEP_MISTAKES", "GP_MISTAKES"]
 
@@ -278,6 +280,87 @@ def check_gradient_penalty(student) -> CheckResult:
     """gradient_penalty(critic, real, fake, eps) = E[(||grad critic(x_hat)||_2 - 1)^2] (Eq. 2.9)."""
     return check_function(student, _reference_penalty, _penalty_inputs, GP_MISTAKES, name="gradient_penalty",
                           observe=_observe_penalty, trials=3)
+
+
+# --------------------------------------------------------------------------- a critic trained with the penalty
+# Assignment 03, Exercise 5. p_data = N(W1_SHIFT, I) and p_g = N(0, I) differ by a translation, so
+# W1(p_data, p_g) = ||W1_SHIFT|| = 1 exactly: the coupling x -> x + W1_SHIFT moves every point by 1 (W1 <= 1),
+# and the 1-Lipschitz critic f(x) = <x, W1_SHIFT> gains exactly 1 (W1 >= 1, Eq. 2.8).
+W1_SHIFT = torch.tensor([0.6, 0.8])
+TRUE_W1 = 1.0
+# Draws per distribution. A 1-Lipschitz f of a unit Gaussian has Var f <= 1 (Gaussian Poincare inequality), so
+# such a critic's held-out gap has a standard deviation of at most sqrt(2 / 20,000) = 0.01.
+HELD_OUT_DRAWS = 20_000
+
+
+def _critic_batch(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """(real, fake): n draws of N(W1_SHIFT, I) and n of N(0, I)."""
+    return W1_SHIFT + torch.randn(n, 2, generator=generator), torch.randn(n, 2, generator=generator)
+
+
+def train_wgan_gp_critic(gradient_penalty, steps: int, lr: float, penalty_weight: float = 10.0,
+                         batch_size: int = 256, seed: int = 0) -> tuple[torch.nn.Module, list[float]]:
+    """Train a small critic f on the WGAN-GP loss (Eq. 2.9) with ``gradient_penalty(critic, real, fake, eps)``.
+
+    loss = E[f(fake)] - E[f(real)] + penalty_weight * gradient_penalty(f, real, fake, eps), Adam (betas 0.5, 0.9),
+    real ~ N((0.6, 0.8), I), fake ~ N(0, I) in 2-D (true W1 = 1), a fresh batch and fresh eps ~ U[0, 1] each step.
+    Returns the critic and the batch gap E[f(real)] - E[f(fake)] of every step.
+    """
+    if not callable(gradient_penalty):
+        raise TypeError(f"gradient_penalty must be your function, got {type(gradient_penalty).__name__}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    if not lr >= 0:
+        raise ValueError(f"lr must be a number >= 0, got {lr!r}")
+    generator = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        critic = gan.MLPDiscriminator(data_dim=2, hidden=32, depth=2)
+    optimizer = torch.optim.Adam(critic.parameters(), lr=lr, betas=(0.5, 0.9))
+    gaps = []
+    for _ in range(steps):
+        real, fake = _critic_batch(batch_size, generator)
+        eps = torch.rand(batch_size, 1, generator=generator)
+        gap = critic(real).mean() - critic(fake).mean()
+        penalty = gradient_penalty(critic, real, fake, eps)
+        if not (isinstance(penalty, torch.Tensor) and penalty.numel() == 1):
+            raise TypeError("gradient_penalty must return a tensor holding one number (the mean over the batch), "
+                            f"got {penalty!r:.80}")
+        optimizer.zero_grad()
+        (-gap + penalty_weight * penalty.reshape(())).backward()
+        optimizer.step()
+        gaps.append(gap.item())
+    return critic, gaps
+
+
+@torch.no_grad()
+def critic_gap(critic: torch.nn.Module, seed: int = 1) -> float:
+    """The critic's estimate of W1: E[f(real)] - E[f(fake)] on ``HELD_OUT_DRAWS`` fixed draws of each distribution."""
+    real, fake = _critic_batch(HELD_OUT_DRAWS, torch.Generator().manual_seed(seed))
+    return (critic(real).mean() - critic(fake).mean()).item()
+
+
+def check_critic_estimates_w1(critic: torch.nn.Module, max_error: float) -> CheckResult:
+    """Pass when the trained critic's held-out gap is within ``max_error`` of the true W1 = 1."""
+    gap = critic_gap(critic)
+    details = {"gap": gap, "true_w1": TRUE_W1, "max_error": max_error}
+    if not math.isfinite(gap):
+        return CheckResult(False, f"the critic's gap E[f(real)] - E[f(fake)] is {gap}: the training diverged "
+                                  "(a weight became inf or nan).", "trained_critic", "not_finite", details)
+    if gap > TRUE_W1 + max_error:
+        return CheckResult(False, f"the critic's gap E[f(real)] - E[f(fake)] is {gap:.3g}, above the true W1 = 1 by "
+                                  f"more than {max_error}. No 1-Lipschitz critic can get above W1 (Eq. 2.8), so the "
+                                  "penalty did not hold this one's slope near 1: does it reach the critic's weights "
+                                  "(create_graph=True)?", "trained_critic", "gap_above_w1", details)
+    if gap < TRUE_W1 - max_error:
+        return CheckResult(False, f"the critic's gap E[f(real)] - E[f(fake)] is {gap:.3g}, below the true W1 = 1 by "
+                                  f"more than {max_error}: the critic is flatter than slope 1 in the direction that "
+                                  "separates the two distributions, or did not train. A penalty that pulls one norm "
+                                  "over the whole batch to 1 leaves each example a slope of about 1/sqrt(batch size).",
+                           "trained_critic", "gap_below_w1", details)
+    return CheckResult(True, f"the critic's gap E[f(real)] - E[f(fake)] is {gap:.3f}, within {max_error} of the true "
+                             "W1 = 1: your penalty keeps the critic 1-Lipschitz where it matters.", "trained_critic",
+                       "correct", details)
 
 
 # =========================================================================== assignment 02: the objective
