@@ -4,6 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from course_lib.checks import conditional as checks
+from course_lib.config import budgets
 from course_lib.conditional import (DISCRIMINATOR_CONDITIONING, GENERATOR_CONDITIONING, ConditionalDiscriminator,
                                     ConditionalGenerator, class_grid, discriminator_input, generate_digit,
                                     generator_input, per_class_accuracy)
@@ -162,3 +163,36 @@ def test_checks_report_unimplemented_and_crashing_functions_without_traceback():
 
     assert checks.check_generator_input(unimplemented).diagnosis == "not_implemented"
     assert checks.check_pix2pix_discriminator_loss(lambda *a: 1 / 0).diagnosis == "raised"
+
+
+# --------------------------------------------------------------------------- assignment 06: a matching-aware discriminator
+def _matching_result(conditioning, lr=None, steps=None):
+    """Assignment 06's "train it" task on its fast-mode budget (the one CI runs), with ``conditioning``."""
+    budget = budgets("conditional_assignment", verbose=False)
+    discriminator, losses = checks.train_matching_discriminator(conditioning, steps or budget.steps,
+                                                                budget.lr if lr is None else lr, budget.width)
+    return checks.check_matching_discriminator(discriminator, budget.min_accuracy)
+
+
+def test_a_discriminator_on_the_reference_input_learns_to_spot_wrong_labels():
+    result = _matching_result(discriminator_input)
+    assert result.passed and result.diagnosis == "correct", result.message
+
+
+def test_the_matching_check_fails_when_nothing_trains():
+    result = _matching_result(discriminator_input, lr=0.0, steps=1)  # at lr 0 no step changes a weight
+    assert not result.passed and result.diagnosis == "below_threshold", result.message
+
+
+def test_the_matching_check_fails_at_exactly_chance_when_the_condition_does_not_reach_d():
+    ignores = next(m for m in checks.DISCRIMINATOR_INPUT_MISTAKES if m.name == "condition_not_reaching_d")
+    result = _matching_result(ignores.implementation)
+    assert not result.passed and result.diagnosis == "ignores_condition"
+    assert result.details["accuracy"] == 0.5  # each digit is judged with its own and a wrong label, scored the same
+
+
+def test_wrong_labels_are_always_another_class_and_reach_every_other_class():
+    labels = torch.arange(10).repeat(200)
+    wrong = checks.wrong_labels(labels, torch.Generator().manual_seed(0))
+    assert (wrong != labels).all() and wrong.min() == 0 and wrong.max() == 9
+    assert all(len(wrong[labels == k].unique()) == 9 for k in range(10))

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from course_lib import gan
+from course_lib.config import budgets
 from course_lib.checks import gan as checks
 from helpers import assert_names_the_mistake, train_a_few_steps
 
@@ -355,6 +356,38 @@ def test_checks_report_unimplemented_and_crashing_functions_without_a_traceback(
 
     assert checks.check_discriminator_loss(unimplemented).diagnosis == "not_implemented"
     assert checks.check_gradient_penalty(lambda *args: 1 / 0).diagnosis == "raised"
+
+
+# --------------------------------------------------------------------------- assignment 03: a critic trained with the penalty
+def _trained_critic_result(penalty, lr=None, steps=None):
+    """Assignment 03's "train it" task on its fast-mode budget (the one CI runs), with ``penalty``."""
+    budget = budgets("gan_losses_assignment", verbose=False)
+    critic, gaps = checks.train_wgan_gp_critic(penalty, steps or budget.steps, budget.lr if lr is None else lr)
+    return checks.check_critic_estimates_w1(critic, budget.max_error)
+
+
+def test_the_two_gaussians_of_the_critic_task_are_w1_one_apart():
+    unit_slope = torch.nn.Linear(2, 1, bias=False)  # f(x) = <x, shift>: 1-Lipschitz and optimal (Eq. 2.8)
+    with torch.no_grad():
+        unit_slope.weight.copy_(checks.W1_SHIFT)
+    assert torch.linalg.vector_norm(checks.W1_SHIFT).item() == pytest.approx(checks.TRUE_W1)
+    assert checks.critic_gap(unit_slope) == pytest.approx(checks.TRUE_W1, abs=0.03)  # 3 sd of 20,000 draws
+
+
+def test_a_critic_trained_with_the_reference_penalty_estimates_w1():
+    result = _trained_critic_result(_reference_penalty)
+    assert result.passed and result.diagnosis == "correct", result.message
+
+
+def test_the_trained_critic_check_fails_when_nothing_trains():
+    result = _trained_critic_result(_reference_penalty, lr=0.0, steps=1)  # at lr 0 no step changes a weight
+    assert not result.passed and result.diagnosis == "gap_below_w1", result.message
+
+
+def test_the_trained_critic_check_fails_when_the_penalty_trains_nothing():
+    no_create_graph = next(m for m in checks.GP_MISTAKES if m.name == "no_create_graph")
+    result = _trained_critic_result(no_create_graph.implementation)
+    assert not result.passed and result.diagnosis == "gap_above_w1" and "create_graph=True" in result.message
 
 
 def test_a_jsd_that_computes_0_log_0_as_nan_is_told_the_convention():
