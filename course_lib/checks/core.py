@@ -16,6 +16,7 @@ inputs (an input changed in place is reported), and within ``TIME_LIMIT_S``.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import ctypes
 import math
@@ -29,7 +30,8 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-__all__ = ["Mistake", "CheckResult", "Diagnosis", "check_function", "values_match", "run_student", "TIME_LIMIT_S"]
+__all__ = ["Mistake", "CheckResult", "Diagnosis", "check_function", "values_match", "run_student", "single_thread",
+           "TIME_LIMIT_S"]
 
 TIME_LIMIT_S = 10.0  # per call of the student's function; every exercise runs in milliseconds
 
@@ -415,3 +417,19 @@ def _short(value) -> str:
         return repr(value)[:80]
     except Exception:
         return f"(an unprintable {type(value).__name__})"
+
+
+@contextlib.contextmanager
+def single_thread():
+    """Run the block with one PyTorch thread, then restore the previous count.
+
+    The "train it" checks train tiny models whose operations are far smaller than a thread pool's
+    start-up cost: on one thread they run faster, and a busy machine (CI's two cores shared by
+    several processes) is not oversubscribed.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
