@@ -292,7 +292,7 @@ GARBAGE = {
 
 
 # the thresholds a "train it" check takes after the student's model or results (plausible values)
-THRESHOLDS = {"min_accuracy": 0.9, "min_gain_db": 2.0, "max_ratio": 0.5, "max_ratio_to_untrained": 0.5,
+THRESHOLDS = {"min_accuracy": 0.9, "min_gain_db": 2.0, "max_ratio": 0.5, "max_error": 0.2, "max_ratio_to_untrained": 0.5,
               "max_memorization_few": 0.8, "min_memorization_everything": 0.9}
 
 

@@ -285,7 +285,12 @@ def check_matching_discriminator(discriminator: nn.Module, min_accuracy: float, 
                                  verbose: bool = True) -> CheckResult:
     """Pass when the trained discriminator spots mismatched labels on held-out digits with ``min_accuracy``
     (printed if verbose)."""
-    result = _judge_matching(discriminator, mismatch_accuracy(discriminator, test_digits), min_accuracy, test_digits)
+    if not isinstance(discriminator, nn.Module):
+        result = CheckResult(False, f"expected your trained discriminator (an nn.Module), got "
+                                    f"{type(discriminator).__name__}.", "matching_discriminator", "not_a_model")
+    else:
+        result = _judge_matching(discriminator, mismatch_accuracy(discriminator, test_digits), min_accuracy,
+                                 test_digits)
     if verbose:
         print(result)
     return result

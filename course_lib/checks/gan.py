@@ -344,7 +344,11 @@ def critic_gap(critic: torch.nn.Module, seed: int = 1) -> float:
 
 def check_critic_estimates_w1(critic: torch.nn.Module, max_error: float, verbose: bool = True) -> CheckResult:
     """Pass when the trained critic's held-out gap is within ``max_error`` of the true W1 = 1 (printed if verbose)."""
-    result = _judge_critic(critic_gap(critic), max_error)
+    if not isinstance(critic, torch.nn.Module):
+        result = CheckResult(False, f"expected your trained critic (an nn.Module), got {type(critic).__name__}.",
+                             "critic_estimates_w1", "not_a_model")
+    else:
+        result = _judge_critic(critic_gap(critic), max_error)
     if verbose:
         print(result)
     return result
