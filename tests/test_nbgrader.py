@@ -155,6 +155,26 @@ def test_every_assignment_has_a_planted_mistake_in_this_spec():
     assert sorted(ONE_MISTAKE) == ASSIGNMENTS
 
 
+LECTURES = sorted(path.stem for path in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")
+                  if path.stem[:2] not in ("00", "99"))
+SHARED_ASSIGNMENT = {"12": "11"}  # flow matching is graded with diffusion (assignment 11, Exercise 6)
+
+
+def test_every_lecture_notebook_has_an_assignment():
+    numbers = {name[:2] for name in ASSIGNMENTS}
+    missing = [lecture for lecture in LECTURES if SHARED_ASSIGNMENT.get(lecture[:2], lecture[:2]) not in numbers]
+    assert missing == []
+
+
+def test_every_assignment_trains_a_model_with_the_students_own_code():
+    """Each assignment has a graded "train it" cell (grade_id test_train...) worth at least 2 points."""
+    for assignment in ASSIGNMENTS:
+        cells = nbformat.read(SOLUTIONS / f"{assignment}.ipynb", as_version=4).cells
+        train_cells = [cell.metadata.nbgrader for cell in cells
+                       if cell.metadata.get("nbgrader", {}).get("grade_id", "").startswith("test_train")]
+        assert len(train_cells) == 1 and train_cells[0]["points"] >= 2, assignment
+
+
 def test_the_released_student_version_is_the_one_in_exercises(course):
     for assignment in ASSIGNMENTS:
         released = nbformat.read(course / "release" / assignment / f"{assignment}.ipynb", as_version=4)
