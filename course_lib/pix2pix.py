@@ -24,7 +24,8 @@ import torch.nn.functional as F
 from .gan import discriminator_loss, generator_loss
 from .validate import check_choice, check_images, check_positive_int
 
-__all__ = ["UNet", "PatchDiscriminator", "receptive_field", "conv_layers", "numerical_receptive_field",
+__all__ = ["UNet", "PatchDiscriminator", "receptive_field", "conv_layers", "receptive_field_gradient",
+           "numerical_receptive_field",
            "pix2pix_generator_loss", "pix2pix_discriminator_loss", "sobel_edges", "edge_pairs",
            "to_grayscale", "colorization_pairs", "high_frequency_energy", "cycle_consistency_loss",
            "FACADES_URL", "load_facades"]
@@ -126,19 +127,27 @@ def receptive_field(layers: list[tuple[int, int]]) -> int:
     return field
 
 
-def numerical_receptive_field(model: nn.Module, in_channels: int, size: int = 64) -> int:
-    """Width of the input region that affects the centre output: the support of d out / d input.
+def receptive_field_gradient(model: nn.Module, in_channels: int, size: int = 64) -> torch.Tensor:
+    """|d out / d input| of the centre output logit, summed over input channels: a (size, size) heat map.
 
-    The model runs in eval mode (batch norm in train mode would mix every pixel through the
-    batch statistics) with float64 so no gradient underflows to zero by accident.
+    Its support is the receptive field of Eq. (7.4). The model runs in eval mode (batch norm in train
+    mode would mix every pixel through the batch statistics) with float64 so no gradient underflows to
+    zero by accident.
     """
+    check_positive_int(in_channels, "in_channels")
     check_positive_int(size, "size")
     model = copy.deepcopy(model).double().eval()
-    x = torch.randn(1, in_channels, size, size, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(1, in_channels, size, size, dtype=torch.float64,
+                    generator=torch.Generator().manual_seed(0)).requires_grad_()
     out = model(x)
     h, w = out.shape[-2:]
     out[0, 0, h // 2, w // 2].backward()
-    touched = (x.grad.abs().sum((0, 1)) > 0)
+    return x.grad.abs().sum((0, 1))
+
+
+def numerical_receptive_field(model: nn.Module, in_channels: int, size: int = 64) -> int:
+    """Width of the input region that affects the centre output: the support of ``receptive_field_gradient``."""
+    touched = receptive_field_gradient(model, in_channels, size) > 0
     rows, cols = touched.any(1).nonzero().flatten(), touched.any(0).nonzero().flatten()
     if rows.min() == 0 or cols.min() == 0 or rows.max() == size - 1 or cols.max() == size - 1:
         raise ValueError(f"the receptive field reaches the border of a {size}x{size} input: use a larger size")

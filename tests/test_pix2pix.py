@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from course_lib.pix2pix import (PatchDiscriminator, UNet, colorization_pairs, conv_layers, cycle_consistency_loss,
-                                edge_pairs, high_frequency_energy, numerical_receptive_field,
+                                edge_pairs, high_frequency_energy, numerical_receptive_field, receptive_field_gradient,
                                 pix2pix_discriminator_loss, pix2pix_generator_loss, receptive_field, sobel_edges)
 from helpers import train_a_few_steps
 
@@ -38,6 +38,20 @@ def test_patchgan_receptive_field_equals_gradient_support(n_down):
     discriminator = PatchDiscriminator(in_channels=2, width=4, n_down=n_down)
     analytic = receptive_field(conv_layers(discriminator))
     assert numerical_receptive_field(discriminator, in_channels=2, size=96) == analytic
+
+
+@pytest.mark.parametrize("n_down", [1, 2, 3])
+def test_receptive_field_gradient_fills_exactly_an_analytic_square(n_down):
+    """The heat map of one logit's input gradient is non-zero on a full r x r square, r from Eq. (7.4), and zero elsewhere."""
+    discriminator = PatchDiscriminator(in_channels=2, width=4, n_down=n_down)
+    analytic = receptive_field(conv_layers(discriminator))
+    heat = receptive_field_gradient(discriminator, in_channels=2, size=96)
+    assert heat.shape == (96, 96) and heat.min() >= 0
+    rows, cols = (heat > 0).any(1).nonzero().flatten(), (heat > 0).any(0).nonzero().flatten()
+    top, left = rows.min().item(), cols.min().item()
+    assert len(rows) == len(cols) == analytic
+    assert (heat[top:top + analytic, left:left + analytic] > 0).all(), "a hole inside the receptive field"
+    assert (heat > 0).sum() == analytic ** 2
 
 
 def test_patchgan_gives_one_logit_per_patch_of_the_stacked_pair():
