@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from .. import conditional, pix2pix
 from .core import CheckResult, Mistake, check_function, single_thread
+from ..validate import check_positive_int
 
 __all__ = ["check_generator_input", "check_discriminator_input", "check_pix2pix_generator_loss",
            "check_pix2pix_discriminator_loss", "ProbeDiscriminator", "MatchingDiscriminator", "wrong_labels",
@@ -229,8 +230,7 @@ def train_matching_discriminator(discriminator_input, steps: int, lr: float, wid
 
     if not callable(discriminator_input):
         raise TypeError(f"discriminator_input must be your function, got {type(discriminator_input).__name__}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    check_positive_int(steps, "steps")
     if not lr >= 0:
         raise ValueError(f"lr must be a number >= 0, got {lr!r}")
     images, labels = load_mnist("train").tensors

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from .. import gan
 from .core import CheckResult, Diagnosis, Mistake, check_function, single_thread
+from ..validate import check_positive_int
 
 __all__ = ["check_discriminator_loss", "check_generator_loss_minimax", "check_generator_loss_non_saturating",
            "check_gan_step_losses", "check_gradient_penalty", "check_jensen_shannon", "check_lsgan_discriminator_loss",
@@ -308,8 +309,7 @@ def train_wgan_gp_critic(gradient_penalty, steps: int, lr: float, penalty_weight
     """
     if not callable(gradient_penalty):
         raise TypeError(f"gradient_penalty must be your function, got {type(gradient_penalty).__name__}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    check_positive_int(steps, "steps")
     if not lr >= 0:
         raise ValueError(f"lr must be a number >= 0, got {lr!r}")
     generator = torch.Generator().manual_seed(seed)
