@@ -6,7 +6,8 @@ from torch import nn
 
 from .. import cnn
 from ..data import load_mnist
-from .core import CheckResult, Diagnosis, Mistake, TimeLimitExceeded, check_function, run_student
+from .core import (CheckResult, Diagnosis, Mistake, TimeLimitExceeded, check_function, reported, run_student,
+                   wrong_kind)
 
 __all__ = ["check_conv_output_size", "check_conv_transpose_output_size", "check_upsample_block",
            "check_trained_classifier"]
@@ -138,13 +139,11 @@ def check_trained_classifier(model, min_accuracy: float, verbose: bool = True) -
     name = "trained classifier"
 
     def report(passed, message, diagnosis, **details):
-        result = CheckResult(passed, message, name, diagnosis, details)
-        if verbose:
-            print(result)
-        return result
+        return reported(CheckResult(passed, message, name, diagnosis, details), verbose)
 
-    if not isinstance(model, nn.Module):
-        return report(False, f"expected your trained nn.Module, got {type(model).__name__}.", "not_a_model")
+    refused = wrong_kind(model, nn.Module, "your trained nn.Module", name, verbose=verbose)
+    if refused is not None:
+        return refused
     images, labels = load_mnist("test").tensors
     parameter = next(model.parameters(), None)
     if parameter is not None:

@@ -7,7 +7,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from .. import conditional, pix2pix
-from .core import CheckResult, Mistake, check_function, single_thread
+from .core import CheckResult, Mistake, check_function, reported, require_function, single_thread, wrong_kind
 from ..validate import check_positive_int
 
 __all__ = ["check_generator_input", "check_discriminator_input", "check_pix2pix_generator_loss",
@@ -228,8 +228,7 @@ def train_matching_discriminator(discriminator_input, steps: int, lr: float, wid
     """
     from ..data import load_mnist
 
-    if not callable(discriminator_input):
-        raise TypeError(f"discriminator_input must be your function, got {type(discriminator_input).__name__}")
+    require_function(discriminator_input, "discriminator_input")
     check_positive_int(steps, "steps")
     if not lr >= 0:
         raise ValueError(f"lr must be a number >= 0, got {lr!r}")
@@ -285,15 +284,12 @@ def check_matching_discriminator(discriminator: nn.Module, min_accuracy: float, 
                                  verbose: bool = True) -> CheckResult:
     """Pass when the trained discriminator spots mismatched labels on held-out digits with ``min_accuracy``
     (printed if verbose)."""
-    if not isinstance(discriminator, nn.Module):
-        result = CheckResult(False, f"expected your trained discriminator (an nn.Module), got "
-                                    f"{type(discriminator).__name__}.", "matching_discriminator", "not_a_model")
-    else:
-        result = _judge_matching(discriminator, mismatch_accuracy(discriminator, test_digits), min_accuracy,
-                                 test_digits)
-    if verbose:
-        print(result)
-    return result
+    refused = wrong_kind(discriminator, nn.Module, "your trained discriminator (an nn.Module)",
+                         "matching_discriminator", verbose=verbose)
+    if refused is not None:
+        return refused
+    return reported(_judge_matching(discriminator, mismatch_accuracy(discriminator, test_digits), min_accuracy,
+                                    test_digits), verbose)
 
 
 def _judge_matching(discriminator: nn.Module, accuracy: float, min_accuracy: float, test_digits: int) -> CheckResult:

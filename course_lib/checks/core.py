@@ -31,6 +31,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 __all__ = ["Mistake", "CheckResult", "Diagnosis", "check_function", "values_match", "run_student", "single_thread",
+           "reported", "wrong_kind", "require_function",
            "TIME_LIMIT_S"]
 
 TIME_LIMIT_S = 10.0  # per call of the student's function; every exercise runs in milliseconds
@@ -151,6 +152,28 @@ class CheckResult:
 
     def _repr_pretty_(self, printer, cycle):
         printer.text(str(self))
+
+
+def reported(result: CheckResult, verbose: bool = True) -> CheckResult:
+    """Print ``result`` (the line the student sees) when ``verbose``, and return it."""
+    if verbose:
+        print(result)
+    return result
+
+
+def wrong_kind(value, kind: type, expected: str, name: str, diagnosis: str = "not_a_model",
+               verbose: bool = True) -> CheckResult | None:
+    """The guard of every "train it" check: None when ``value`` is a ``kind``, else the failed (reported)
+    result "expected {expected}, got {its type}."."""
+    if isinstance(value, kind):
+        return None
+    return reported(CheckResult(False, f"expected {expected}, got {type(value).__name__}.", name, diagnosis), verbose)
+
+
+def require_function(value, name: str) -> None:
+    """A "train it" helper's guard: ``TypeError`` "{name} must be your function, got {its type}" unless callable."""
+    if not callable(value):
+        raise TypeError(f"{name} must be your function, got {type(value).__name__}")
 
 
 def _clone(value):
@@ -326,10 +349,7 @@ def check_function(student: Any, reference: Callable, make_inputs: Callable[[tor
     observe = observe or (lambda fn, args: fn(*args))
 
     def report(passed, message, diagnosis, **details):
-        result = CheckResult(passed, message, name, diagnosis, details)
-        if verbose:
-            print(result)
-        return result
+        return reported(CheckResult(passed, message, name, diagnosis, details), verbose)
 
     if student is None:
         return report(False, "got None instead of your function. Pass the function itself, "

@@ -18,7 +18,7 @@ import math
 
 import torch
 
-from .core import CheckResult, Diagnosis, Mistake, check_function
+from .core import CheckResult, Diagnosis, Mistake, check_function, reported
 
 __all__ = ["check_frechet_distance", "check_fid_from_features", "check_memorization_score", "check_evaluate_samples",
            "check_training_results", "FRECHET_MISTAKES", "FID_FROM_FEATURES_MISTAKES", "MEMORIZATION_MISTAKES",
@@ -304,11 +304,8 @@ def check_training_results(everything: dict, few: dict, untrained: dict, *, max_
     ``max_memorization_few`` and the other's at least ``min_memorization_everything``.
     """
     def report(passed, message, diagnosis):
-        result = CheckResult(passed, message, "trained models", diagnosis,
-                             {"everything": everything, "few": few, "untrained": untrained})
-        if verbose:
-            print(result)
-        return result
+        return reported(CheckResult(passed, message, "trained models", diagnosis,
+                                    {"everything": everything, "few": few, "untrained": untrained}), verbose)
 
     reports = {"everything": everything, "few": few, "untrained": untrained}
     numbers = {}

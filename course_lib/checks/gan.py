@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from .. import gan
-from .core import CheckResult, Diagnosis, Mistake, check_function, single_thread
+from .core import (CheckResult, Diagnosis, Mistake, check_function, reported, require_function, single_thread,
+                   wrong_kind)
 from ..validate import check_positive_int
 
 __all__ = ["check_discriminator_loss", "check_generator_loss_minimax", "check_generator_loss_non_saturating",
@@ -307,8 +308,7 @@ def train_wgan_gp_critic(gradient_penalty, steps: int, lr: float, penalty_weight
     real ~ N((0.6, 0.8), I), fake ~ N(0, I) in 2-D (true W1 = 1), a fresh batch and fresh eps ~ U[0, 1] each step.
     Returns the critic and the batch gap E[f(real)] - E[f(fake)] of every step.
     """
-    if not callable(gradient_penalty):
-        raise TypeError(f"gradient_penalty must be your function, got {type(gradient_penalty).__name__}")
+    require_function(gradient_penalty, "gradient_penalty")
     check_positive_int(steps, "steps")
     if not lr >= 0:
         raise ValueError(f"lr must be a number >= 0, got {lr!r}")
@@ -344,14 +344,11 @@ def critic_gap(critic: torch.nn.Module, seed: int = 1) -> float:
 
 def check_critic_estimates_w1(critic: torch.nn.Module, max_error: float, verbose: bool = True) -> CheckResult:
     """Pass when the trained critic's held-out gap is within ``max_error`` of the true W1 = 1 (printed if verbose)."""
-    if not isinstance(critic, torch.nn.Module):
-        result = CheckResult(False, f"expected your trained critic (an nn.Module), got {type(critic).__name__}.",
-                             "critic_estimates_w1", "not_a_model")
-    else:
-        result = _judge_critic(critic_gap(critic), max_error)
-    if verbose:
-        print(result)
-    return result
+    refused = wrong_kind(critic, torch.nn.Module, "your trained critic (an nn.Module)", "critic_estimates_w1",
+                         verbose=verbose)
+    if refused is not None:
+        return refused
+    return reported(_judge_critic(critic_gap(critic), max_error), verbose)
 
 
 def _judge_critic(gap: float, max_error: float) -> CheckResult:

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import pix2pix
-from .core import CheckResult, Diagnosis, Mistake, check_function, run_student
+from .core import CheckResult, Diagnosis, Mistake, check_function, reported, run_student, wrong_kind
 
 __all__ = ["check_receptive_field", "RECEPTIVE_FIELD_MISTAKES", "check_pix2pix_training_step",
            "TRAINING_STEP_MISTAKES", "TranslatorRun", "train_edges_to_digits", "check_translator"]
@@ -447,11 +447,10 @@ def train_edges_to_digits(training_step, steps: int, *, batch_size: int = 32, lr
 
 def check_translator(run: TranslatorRun, max_ratio: float) -> CheckResult:
     """Passes when the held-out L1 is at most ``max_ratio`` times the mean-digit baseline's."""
-    if not isinstance(run, TranslatorRun):
-        result = CheckResult(False, f"expected what train_edges_to_digits returns (a TranslatorRun), got "
-                                    f"{type(run).__name__}.", "train_edges_to_digits", "not_a_run")
-        print(result)
-        return result
+    refused = wrong_kind(run, TranslatorRun, "what train_edges_to_digits returns (a TranslatorRun)",
+                         "train_edges_to_digits", "not_a_run")
+    if refused is not None:
+        return refused
     passed = run.ratio <= max_ratio
     verdict = "at most" if passed else "more than"
     message = (f"held-out L1 {run.held_out_l1:.4f} is {run.ratio:.3f} of the mean-digit baseline's "
@@ -459,7 +458,5 @@ def check_translator(run: TranslatorRun, max_ratio: float) -> CheckResult:
     if not passed:
         message += (" If the checks above pass, look at what your step returns and updates; a translator that "
                     "learned nothing scores about 1 (or worse).")
-    result = CheckResult(passed, message, "train_edges_to_digits", "correct" if passed else "not_good_enough",
-                         {"ratio": run.ratio})
-    print(result)
-    return result
+    return reported(CheckResult(passed, message, "train_edges_to_digits", "correct" if passed else "not_good_enough",
+                                {"ratio": run.ratio}))

@@ -7,7 +7,7 @@ from torch import nn
 
 from .. import enhance, style
 from ..data import load_photo, photo_names
-from .core import CheckResult, Mistake, check_function
+from .core import CheckResult, Mistake, check_function, reported, wrong_kind
 
 __all__ = ["check_gram_matrix", "check_style_loss", "check_residual_denoiser_loss", "check_trained_denoiser"]
 
@@ -144,12 +144,9 @@ def check_trained_denoiser(model, min_gain_db: float, sigma: float = 25 / 255, c
     to output the clean image instead of the noise, and the result says so.
     """
     name = "trained denoiser"
-    if not isinstance(model, nn.Module):
-        result = CheckResult(False, f"expected your trained nn.Module (the denoiser R), got {type(model).__name__}.",
-                             name, "not_a_model")
-        if verbose:
-            print(result)
-        return result
+    refused = wrong_kind(model, nn.Module, "your trained nn.Module (the denoiser R)", name, verbose=verbose)
+    if refused is not None:
+        return refused
     model.eval()
     generator = torch.Generator().manual_seed(0)
     gains, output_gains = {}, {}
@@ -175,6 +172,4 @@ def check_trained_denoiser(model, min_gain_db: float, sigma: float = 25 / 255, c
         result = CheckResult(False, f"y - R(y) beats the noisy photos by only {gain:+.2f} dB on average ({shown}); "
                                     f"needed: {min_gain_db:+.1f} dB. If the check of your loss passes, look at the "
                                     "learning rate.", name, "too_little_gain", {"gains": gains})
-    if verbose:
-        print(result)
-    return result
+    return reported(result, verbose)
