@@ -8,6 +8,15 @@ def assert_names_the_mistake(result, mistake):
     assert result.message == mistake.message, (mistake.name, result.message, mistake.message)
 
 
+def assert_passes_the_reference_and_names_each_mistake(check, reference, mistakes):
+    """The spec every exercise check owes: the reference answer passes as "correct", and each listed mistake
+    fails with its own name and message (``assert_names_the_mistake``)."""
+    result = check(reference)
+    assert result.passed and result.diagnosis == "correct", (check.__name__, result.message)
+    for mistake in mistakes:
+        assert_names_the_mistake(check(mistake.implementation), mistake)
+
+
 def train_a_few_steps(model, loss_of_step, steps, lr):
     """Adam on ``model`` for ``steps`` steps of ``loss_of_step(step)`` (a tiny batch, no fit()); the losses, in order."""
     import torch

@@ -7,7 +7,7 @@ from PIL import Image
 
 from course_lib import style
 from course_lib.checks import style as checks
-from helpers import assert_names_the_mistake
+from helpers import assert_passes_the_reference_and_names_each_mistake
 
 
 def test_gram_matrix_is_channel_correlation_averaged_over_positions():
@@ -129,16 +129,12 @@ def test_widget_callback_stylises_a_named_photo_with_an_uploaded_or_named_style(
         style.style_image("marble")
 
 
-def test_gram_check_accepts_the_reference_and_names_each_mistake():
-    assert checks.check_gram_matrix(style.gram_matrix).passed
-    for mistake in checks.GRAM_MISTAKES:
-        assert_names_the_mistake(checks.check_gram_matrix(mistake.implementation), mistake)
-
-
-def test_style_loss_check_accepts_the_reference_and_names_each_mistake():
-    assert checks.check_style_loss(style.style_loss).passed
-    for mistake in checks.STYLE_MISTAKES:
-        assert_names_the_mistake(checks.check_style_loss(mistake.implementation), mistake)
+@pytest.mark.parametrize("check, reference, mistakes", [
+    (checks.check_gram_matrix, style.gram_matrix, checks.GRAM_MISTAKES),
+    (checks.check_style_loss, style.style_loss, checks.STYLE_MISTAKES),
+], ids=["gram_matrix", "style_loss"])
+def test_each_check_passes_the_reference_and_names_every_listed_mistake(check, reference, mistakes):
+    assert_passes_the_reference_and_names_each_mistake(check, reference, mistakes)
 
 
 def test_denoiser_loss_check_accepts_the_reference_and_names_each_mistake():
