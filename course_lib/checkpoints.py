@@ -1,14 +1,10 @@
 """Checkpoints that survive interruptions and never run code when loaded.
 
-* ``save_checkpoint`` writes a temporary file in the same folder, flushes it to disk and renames
-  it over the old one (atomic), so a crash or Ctrl-C mid-save leaves the previous checkpoint
-  intact; the next save or load removes what a killed save left (``.NAME.PID.xxxx.tmp``). It
-  stores only what the safe loader reads back (``plain_data``), and never NaN/inf weights.
-* ``load_checkpoint`` uses ``torch.load(weights_only=True)`` (tensors and plain containers, never
-  pickled objects), verifies the SHA-256 digest every checkpoint carries, and checks every model
-  and optimizer state against its target before it restores anything.
-* A checkpoint carries what a resume needs: step, model and optimizer states, RNG states,
-  history and the run's config.
+* ``save_checkpoint`` writes a temporary file in the same folder, flushes it and renames it over the
+  old one (atomic: a crash mid-save leaves the previous checkpoint intact; the next save or load
+  removes what a killed save left). It stores only plain data (``plain_data``), never NaN/inf weights.
+* ``load_checkpoint`` reads with ``weights_only=True`` (never pickled objects), verifies the SHA-256
+  digest every checkpoint carries, and checks every state against its target before restoring any.
 """
 from __future__ import annotations
 

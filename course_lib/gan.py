@@ -67,11 +67,8 @@ class DCGANGenerator(nn.Module):
 
     linear -> 4w x 7 x 7, BN, ReLU; convT 4/2/1 -> 2w x 14 x 14, BN, ReLU;
     convT 4/2/1 -> w x 28 x 28, BN, ReLU; conv 3/1/1 -> 1 x 28 x 28, tanh.
-    No bias before BatchNorm: BatchNorm subtracts the batch mean, which cancels a constant bias, so it would
-    be a parameter that learns nothing. (The conditional models, pix2pix's U-Net and the colouriser keep one
-    there: harmless, just redundant.) The last convolution works at full
-    resolution, so every output pixel is computed from its 3 x 3 neighbourhood of features
-    (notebook 03, section 1, says what this depth bought).
+    No bias before BatchNorm (its mean subtraction cancels one). The last convolution works at full
+    resolution: each output pixel sees a 3 x 3 neighbourhood of features (notebook 03, section 1).
     """
 
     def __init__(self, latent_dim: int = 64, width: int = 24):
@@ -300,13 +297,11 @@ class ModeCoverage:
         return f"{self.modes_covered}/{self.modes} modes covered, {self.high_quality:.0%} of samples near a mode"
 
 
-def mode_coverage(samples: torch.Tensor, centers: torch.Tensor, std: float,
-                  min_fraction: float | None = None) -> ModeCoverage:
+def mode_coverage(samples: torch.Tensor, centers: torch.Tensor, std: float) -> ModeCoverage:
     """Count the modes a generator covers (the mode-collapse detector of notebook 02).
 
-    A sample belongs to its nearest centre if it lies within 3 std of it. A mode is
-    *covered* when it holds at least ``min_fraction`` of the samples (default: a
-    quarter of its fair share, 1 / (4 * modes)).
+    A sample belongs to its nearest centre if it lies within 3 std of it. A mode is *covered*
+    when it holds at least a quarter of its fair share of the samples, 1 / (4 * modes).
     """
     check_tensor(samples, "samples", ndim=2, floating=True)
     check_tensor(centers, "centers", ndim=2, floating=True)
@@ -314,12 +309,11 @@ def mode_coverage(samples: torch.Tensor, centers: torch.Tensor, std: float,
         raise ValueError(f"mode_coverage needs samples and centres, got {len(samples)} samples and "
                          f"{len(centers)} centres (shapes {tuple(samples.shape)} and {tuple(centers.shape)})")
     modes = len(centers)
-    min_fraction = 1 / (4 * modes) if min_fraction is None else min_fraction
     distances = torch.cdist(samples.detach().float().cpu(), centers.float())
     nearest_distance, nearest = distances.min(1)
     close = nearest_distance < 3 * std
     per_mode = torch.bincount(nearest[close], minlength=modes).float() / len(samples)
-    return ModeCoverage(int((per_mode >= min_fraction).sum()), modes, float(close.float().mean()),
+    return ModeCoverage(int((per_mode >= 1 / (4 * modes)).sum()), modes, float(close.float().mean()),
                         [round(v, 4) for v in per_mode.tolist()])
 
 

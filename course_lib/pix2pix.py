@@ -87,9 +87,9 @@ class UNet(nn.Module):
 class PatchDiscriminator(nn.Module):
     """PatchGAN (Isola et al. 2017): a fully convolutional D that outputs one logit per patch.
 
-    input: the pair [x, y] stacked on channels, ``D(pair)``, or ``D(y, x)``, which stacks it. n_down x conv(4, 2, 1), then conv(4, 1, 1)
-    twice; each output logit sees only a receptive_field(...) x receptive_field(...) input
-    patch (Eq. 7.4), so D can only judge local texture and sharpness.
+    ``D(pair)`` takes [x, y] stacked on channels, ``D(y, x)`` stacks them. n_down x conv(4, 2, 1), then
+    conv(4, 1, 1) twice: each logit sees only a receptive-field-sized patch (Eq. 7.4), so D judges local
+    texture and sharpness.
     """
 
     def __init__(self, in_channels: int = 2, width: int = 32, n_down: int = 1):

@@ -179,12 +179,9 @@ def vgg19_weights_cached() -> Path | None:
 
 
 def load_vgg19(path: Path) -> VGG19Features | None:
-    """The only loader of pretrained weights: the published hash first, then ``weights_only=True``.
-
-    A file whose SHA-256 does not start with ``VGG19_SHA256_PREFIX`` is never unpickled; one that
-    passes is read by the safe loader (tensors and plain containers only). Returns None, with a
-    one-line notice, when the file cannot be used.
-    """
+    """The only loader of pretrained weights: a file whose SHA-256 does not start with the published
+    ``VGG19_SHA256_PREFIX`` is never unpickled; one that does is read with ``weights_only=True``.
+    None, with a one-line notice, when the file cannot be used."""
     try:
         digest = sha256_of(path)
         if not digest.startswith(VGG19_SHA256_PREFIX):

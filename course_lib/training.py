@@ -66,16 +66,15 @@ def make_fabric(accelerator: str = "auto", devices: int | str = 1, precision: st
     return fabric
 
 
-def seed_everything(seed: int = 0, deterministic: bool = True) -> None:
-    """Seed Python, NumPy and PyTorch (CPU and CUDA); optionally ask for deterministic kernels."""
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python, NumPy and PyTorch (CPU and CUDA) and ask for deterministic kernels."""
     check_non_negative_int(seed, "seed")
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    if deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.benchmark = False
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
 
 def environment_report(verbose: bool = True) -> dict:
