@@ -9,12 +9,9 @@
 from __future__ import annotations
 
 import errno
-import glob
-import hashlib
 import io
 import os
 import pickle
-import random
 import re
 import tempfile
 from collections import OrderedDict
@@ -25,6 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._checkpoint_file import (digest, model_mismatch, optimizer_mismatch, remove_stale_temporary_files,
+                               rng_state, set_rng_state)
 from .validate import check_non_negative_int
 
 __all__ = ["CheckpointError", "ArchitectureMismatch", "save_checkpoint", "load_checkpoint", "load_state_dict_checked",
@@ -42,20 +41,6 @@ class ArchitectureMismatch(CheckpointError):
     from an earlier version of the model's code."""
 
 
-def _rng_state() -> dict:
-    state = {"torch": torch.get_rng_state(), "python": random.getstate()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: Mapping) -> None:
-    torch.set_rng_state(state["torch"])
-    random.setstate(state["python"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
 def _as_path(path) -> Path:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or pathlib.Path, got {type(path).__name__}")
@@ -71,29 +56,6 @@ def _as_dict(obj, what: str, kind: type) -> dict:
             raise TypeError(f"{what} {name!r} must be a {full_name} (or a dict name -> {kind.__name__}), "
                             f"got {type(value).__name__}")
     return items
-
-
-def _digest(payload: Mapping) -> str:
-    """SHA-256 of everything in the checkpoint except the digest itself (tensors by their bytes)."""
-    sha = hashlib.sha256()
-
-    def visit(value, where):
-        if isinstance(value, torch.Tensor):
-            tensor = value.detach().cpu().contiguous().reshape(-1)
-            sha.update(f"{where}:{tensor.dtype}:{tuple(value.shape)}".encode())
-            sha.update(tensor.view(torch.uint8).numpy().tobytes())
-        elif isinstance(value, Mapping):
-            for key in sorted(value, key=lambda k: (type(k).__name__, repr(k))):
-                visit(value[key], f"{where}/{key!r}")
-        elif isinstance(value, (list, tuple)):
-            sha.update(f"{where}:{type(value).__name__}{len(value)}".encode())
-            for i, item in enumerate(value):
-                visit(item, f"{where}[{i}]")
-        else:
-            sha.update(f"{where}={value!r}".encode())
-
-    visit({k: v for k, v in payload.items() if k != "checksum"}, "")
-    return sha.hexdigest()
 
 
 _PLAIN = (type(None), bool, int, float, complex, str, bytes)  # exactly these types: subclasses such as
@@ -154,12 +116,12 @@ def save_checkpoint(path, *, models, optimizers=None, step: int = 0, history: Ma
     payload = {"format_version": FORMAT_VERSION, "step": step,
                "models": {k: m.state_dict() for k, m in models.items()},
                "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
-               **plain, "rng": _rng_state()}
-    payload["checksum"] = _digest(payload)
+               **plain, "rng": rng_state()}
+    payload["checksum"] = digest(payload)
     tmp_name = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale_temporary_files(path)
+        remove_stale_temporary_files(path)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as handle:
             # Serialised in memory first, then written with one plain write: a full disk then raises
@@ -185,74 +147,13 @@ def save_checkpoint(path, *, models, optimizers=None, step: int = 0, history: Ma
     return path
 
 
-def _remove_stale_temporary_files(path: Path) -> None:
-    """Delete what saves of ``path`` killed mid-write left behind (``.NAME.PID.xxxx.tmp`` of a dead process)."""
-    try:
-        candidates = list(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
-    except OSError:
-        return
-    for candidate in candidates:
-        pid = candidate.name[len(path.name) + 2:].split(".", 1)[0]
-        if not (pid.isdigit() and _alive(int(pid))):  # a live pid: a save in progress (this or another process)
-            candidate.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists but belongs to someone else
-        pass
-    return True
-
-
-def _listed(what: str, items: list[str]) -> str:
-    return f"  {what} ({len(items)}): {', '.join(items[:10])}{' ...' if len(items) > 10 else ''}"
-
-
-def _mismatches(module: nn.Module, state_dict: Mapping, name: str) -> str | None:
-    """Every difference between the model's tensors and the checkpoint's, as one message (None if they fit)."""
-    own = module.state_dict()
-    missing, unexpected = sorted(set(own) - set(state_dict)), sorted(set(state_dict) - set(own))
-    shapes = [f"{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(own[k].shape)}"
-              for k in sorted(set(own) & set(state_dict))
-              if hasattr(state_dict[k], "shape") and state_dict[k].shape != own[k].shape]
-    if not (missing or unexpected or shapes):
-        return None
-    return "\n".join([f"the checkpoint's '{name}' does not fit this architecture ({type(module).__name__}):",
-                      *([_listed("missing keys", missing)] if missing else []),
-                      *([_listed("unexpected keys", unexpected)] if unexpected else []),
-                      *([f"  shape mismatches ({len(shapes)}): " + "; ".join(shapes[:10])] if shapes else []),
-                      "Build the model with the same configuration it was trained with (see the checkpoint's "
-                      "'config')."])
-
-
-def _optimizer_mismatch(optimizer: torch.optim.Optimizer, state: Mapping, name: str) -> str | None:
-    """Why ``optimizer.load_state_dict(state)`` would fail or load the wrong thing (None if it fits)."""
-    kind, saved, own = type(optimizer).__name__, state["param_groups"], optimizer.param_groups
-    sizes = [len(group["params"]) for group in saved], [len(group["params"]) for group in own]
-    if sizes[0] != sizes[1]:
-        return (f"optimizer '{name}': the checkpoint's parameter groups hold {sizes[0]} tensors, this {kind}'s "
-                f"{sizes[1]} (another model?)")
-    if any(set(s_group) != set(o_group) for s_group, o_group in zip(saved, own)):
-        return f"optimizer '{name}' was saved from another kind of optimizer than this {kind} (its settings differ)"
-    ids = [i for group in saved for i in group["params"]]
-    for saved_id, param in zip(ids, [p for group in own for p in group["params"]]):
-        for key, value in state["state"].get(saved_id, {}).items():
-            if isinstance(value, torch.Tensor) and value.ndim and value.shape != param.shape:
-                return (f"optimizer '{name}': its '{key}' for a parameter has shape {tuple(value.shape)}, "
-                        f"the parameter {tuple(param.shape)}")
-    return None
-
-
 def load_state_dict_checked(module: nn.Module, state_dict: Mapping, name: str = "model") -> None:
     """``module.load_state_dict`` with an error that lists every mismatch at once."""
     if not isinstance(module, nn.Module):
         raise TypeError(f"model {name!r} must be a torch.nn.Module, got {type(module).__name__}")
     if not isinstance(state_dict, Mapping):
         raise TypeError(f"the state dict for {name!r} must be a dict of tensors, got {type(state_dict).__name__}")
-    problem = _mismatches(module, state_dict, name)
+    problem = model_mismatch(module, state_dict, name)
     if problem:
         raise ArchitectureMismatch(problem)
     module.load_state_dict(state_dict)
@@ -270,7 +171,7 @@ def load_checkpoint(path, models=None, optimizers=None, restore_rng: bool = Fals
     optimizers = _as_dict(optimizers, "optimizer", torch.optim.Optimizer)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
-    _remove_stale_temporary_files(path)
+    remove_stale_temporary_files(path)
     again = "Delete it and train again, or restore an earlier copy."
     try:
         with open(path, "rb"):
@@ -298,20 +199,20 @@ def load_checkpoint(path, models=None, optimizers=None, restore_rng: bool = Fals
     if "checksum" not in checkpoint:
         raise CheckpointError(f"{path} is corrupted or tampered with: a course checkpoint always carries a checksum "
                               f"and this one has none. {again}")
-    if checkpoint["checksum"] != _digest(checkpoint):
+    if checkpoint["checksum"] != digest(checkpoint):
         raise CheckpointError(f"{path} is corrupted: its contents do not match the checksum written when it was "
                               f"saved (damaged on disk or in transfer). {again}")
     # Everything is checked before anything is restored: a failure never leaves a half-restored model.
     for key, module in models.items():
         if key not in checkpoint["models"]:
             raise CheckpointError(f"{path} has no model '{key}'; it has {sorted(checkpoint['models'])}")
-        problem = _mismatches(module, checkpoint["models"][key], key)
+        problem = model_mismatch(module, checkpoint["models"][key], key)
         if problem:
             raise ArchitectureMismatch(problem)
     for key, optimizer in optimizers.items():
         if key not in checkpoint.get("optimizers", {}):
             raise CheckpointError(f"{path} has no optimizer '{key}'; it has {sorted(checkpoint.get('optimizers', {}))}")
-        problem = _optimizer_mismatch(optimizer, checkpoint["optimizers"][key], key)
+        problem = optimizer_mismatch(optimizer, checkpoint["optimizers"][key], key)
         if problem:
             raise CheckpointError(f"{path} cannot be resumed with this optimizer: {problem}. Nothing was restored; "
                                   "build the optimizer the run was saved with, or start without resume.")
@@ -320,5 +221,5 @@ def load_checkpoint(path, models=None, optimizers=None, restore_rng: bool = Fals
     for key, optimizer in optimizers.items():
         optimizer.load_state_dict(checkpoint["optimizers"][key])
     if restore_rng:
-        _set_rng_state(checkpoint["rng"])
+        set_rng_state(checkpoint["rng"])
     return checkpoint

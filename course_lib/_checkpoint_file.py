@@ -1,0 +1,114 @@
+"""Plumbing of ``checkpoints``: RNG states, the digest, leftovers of killed saves, mismatch reports.
+
+``checkpoints`` holds what a student reads (what a checkpoint contains, how it is written and read
+safely, the errors); the mechanics it calls live here.
+"""
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import random
+from pathlib import Path
+from typing import Mapping
+
+import torch
+from torch import nn
+
+
+def rng_state() -> dict:
+    state = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: Mapping) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def digest(payload: Mapping) -> str:
+    """SHA-256 of everything in the checkpoint except the digest itself (tensors by their bytes)."""
+    sha = hashlib.sha256()
+
+    def visit(value, where):
+        if isinstance(value, torch.Tensor):
+            tensor = value.detach().cpu().contiguous().reshape(-1)
+            sha.update(f"{where}:{tensor.dtype}:{tuple(value.shape)}".encode())
+            sha.update(tensor.view(torch.uint8).numpy().tobytes())
+        elif isinstance(value, Mapping):
+            for key in sorted(value, key=lambda k: (type(k).__name__, repr(k))):
+                visit(value[key], f"{where}/{key!r}")
+        elif isinstance(value, (list, tuple)):
+            sha.update(f"{where}:{type(value).__name__}{len(value)}".encode())
+            for i, item in enumerate(value):
+                visit(item, f"{where}[{i}]")
+        else:
+            sha.update(f"{where}={value!r}".encode())
+
+    visit({k: v for k, v in payload.items() if k != "checksum"}, "")
+    return sha.hexdigest()
+
+
+def remove_stale_temporary_files(path: Path) -> None:
+    """Delete what saves of ``path`` killed mid-write left behind (``.NAME.PID.xxxx.tmp`` of a dead process)."""
+    try:
+        candidates = list(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+    except OSError:
+        return
+    for candidate in candidates:
+        pid = candidate.name[len(path.name) + 2:].split(".", 1)[0]
+        if not (pid.isdigit() and _alive(int(pid))):  # a live pid: a save in progress (this or another process)
+            candidate.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists but belongs to someone else
+        pass
+    return True
+
+
+def _listed(what: str, items: list[str]) -> str:
+    return f"  {what} ({len(items)}): {', '.join(items[:10])}{' ...' if len(items) > 10 else ''}"
+
+
+def model_mismatch(module: nn.Module, state_dict: Mapping, name: str) -> str | None:
+    """Every difference between the model's tensors and the checkpoint's, as one message (None if they fit)."""
+    own = module.state_dict()
+    missing, unexpected = sorted(set(own) - set(state_dict)), sorted(set(state_dict) - set(own))
+    shapes = [f"{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(own[k].shape)}"
+              for k in sorted(set(own) & set(state_dict))
+              if hasattr(state_dict[k], "shape") and state_dict[k].shape != own[k].shape]
+    if not (missing or unexpected or shapes):
+        return None
+    return "\n".join([f"the checkpoint's '{name}' does not fit this architecture ({type(module).__name__}):",
+                      *([_listed("missing keys", missing)] if missing else []),
+                      *([_listed("unexpected keys", unexpected)] if unexpected else []),
+                      *([f"  shape mismatches ({len(shapes)}): " + "; ".join(shapes[:10])] if shapes else []),
+                      "Build the model with the same configuration it was trained with (see the checkpoint's "
+                      "'config')."])
+
+
+def optimizer_mismatch(optimizer: torch.optim.Optimizer, state: Mapping, name: str) -> str | None:
+    """Why ``optimizer.load_state_dict(state)`` would fail or load the wrong thing (None if it fits)."""
+    kind, saved, own = type(optimizer).__name__, state["param_groups"], optimizer.param_groups
+    sizes = [len(group["params"]) for group in saved], [len(group["params"]) for group in own]
+    if sizes[0] != sizes[1]:
+        return (f"optimizer '{name}': the checkpoint's parameter groups hold {sizes[0]} tensors, this {kind}'s "
+                f"{sizes[1]} (another model?)")
+    if any(set(s_group) != set(o_group) for s_group, o_group in zip(saved, own)):
+        return f"optimizer '{name}' was saved from another kind of optimizer than this {kind} (its settings differ)"
+    ids = [i for group in saved for i in group["params"]]
+    for saved_id, param in zip(ids, [p for group in own for p in group["params"]]):
+        for key, value in state["state"].get(saved_id, {}).items():
+            if isinstance(value, torch.Tensor) and value.ndim and value.shape != param.shape:
+                return (f"optimizer '{name}': its '{key}' for a parameter has shape {tuple(value.shape)}, "
+                        f"the parameter {tuple(param.shape)}")
+    return None
