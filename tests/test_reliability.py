@@ -495,8 +495,8 @@ def fake_mnist_server(monkeypatch, tmp_path):
 
     monkeypatch.setattr(tv_mnist, "download_and_extract_archive", fake_download)
     monkeypatch.setenv("COURSE_DATA", str(tmp_path))
-    monkeypatch.setattr(data, "_cache", {})
-    monkeypatch.setattr(data, "_announced", set())
+    monkeypatch.setattr(_mnist, "_cache", {})
+    monkeypatch.setattr(_mnist, "_announced", set())
     monkeypatch.setattr(_mnist, "_download_failed", False)
     return Server
 
@@ -705,7 +705,7 @@ def test_an_unusable_course_home_falls_back_to_the_bundled_digits(tmp_path, monk
     monkeypatch.delenv("COURSE_DATA", raising=False)
     monkeypatch.setenv("COURSE_HOME", str(home))
     monkeypatch.setattr(_mnist, "_download_failed", False)
-    monkeypatch.setattr(data, "_announced", set())
+    monkeypatch.setattr(_mnist, "_announced", set())
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system")
 
