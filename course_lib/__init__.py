@@ -4,8 +4,8 @@ One module per concern: ``config`` (fast mode, budgets, paths), ``data``,
 ``training`` (devices via Lightning Fabric, the fit loop), ``checkpoints``,
 ``metrics``, ``viz``, ``validate``; one module per model family (``cnn``, ...);
 ``checks`` for the exercises. Modules whose names start with ``_`` are plumbing
-(thread sizing, the offline guard, the MNIST and facades downloads, the checkpoint
-file mechanics, the benchmarks' recorder, notebook tools): no student needs to open them.
+(thread sizing, the offline guard, the MNIST and facades downloads, checkpoint files and
+configs, the benchmarks' recorder, notebook tools): no student needs to open them.
 """
 from . import _network, _threads
 from .config import budgets, is_fast, is_offline
