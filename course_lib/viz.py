@@ -48,11 +48,7 @@ def show_images(images: torch.Tensor, nrow: int = 8, title: str | None = None,
     fig, ax = plt.subplots(figsize=(size, size * grid.shape[1] / grid.shape[2]))
     ax.imshow(to_numpy_image(grid), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     ax.set_axis_off()
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return _finished(fig, ax, title)
 
 
 def plot_history(history, names: Sequence[str] | None = None, title: str | None = None,
@@ -85,11 +81,7 @@ def plot_history(history, names: Sequence[str] | None = None, title: str | None 
         ax.set_yscale("log")
     ax.legend()
     ax.grid(alpha=0.3)
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return _finished(fig, ax, title)
 
 
 def before_after(columns: Mapping[str, torch.Tensor], zoom: tuple[int, int, int] | None = None, size: float = 3.0):
@@ -121,6 +113,13 @@ def before_after(columns: Mapping[str, torch.Tensor], zoom: tuple[int, int, int]
                               vmin=0, vmax=1, interpolation="nearest")
     for ax in axes.flat:
         ax.set_axis_off()
+    return _finished(fig)
+
+
+def _finished(fig, ax=None, title: str | None = None):
+    """Title, tight layout, and closed so that pyplot does not draw it a second time; the cell shows it."""
+    if title:
+        ax.set_title(title)
     fig.tight_layout()
     plt.close(fig)
     return fig
