@@ -19,7 +19,7 @@ from course_lib.data import load_mnist
 from course_lib.metrics import classifier_fid
 from course_lib.vae import MLPVAE, negative_elbo, sample_prior
 
-from helpers import assert_passes_the_reference_and_names_each_mistake
+from helpers import assert_passes_the_reference_and_names_each_mistake, train_a_few_steps
 
 CASES = [(checks.check_frechet_distance, checks._frechet_distance, checks.FRECHET_MISTAKES),
          (checks.check_fid_from_features, checks._fid_from_features, checks.FID_FROM_FEATURES_MISTAKES),
@@ -171,14 +171,13 @@ def _train_vae(images, steps, lr):
     """The loop of the solution's train_vae (Exercise 5)."""
     torch.manual_seed(0)
     model = MLPVAE(latent_dim=16, hidden=256)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    for _ in range(steps):
+
+    def loss_of_step(step):
         batch = images[torch.randint(0, len(images), (64,))]
         logits, mu, logvar = model(batch)
-        loss = negative_elbo(logits, batch, mu, logvar)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        return negative_elbo(logits, batch, mu, logvar)
+
+    train_a_few_steps(model, loss_of_step, steps, lr)
     return model
 
 
