@@ -114,6 +114,9 @@ BUDGETS: dict[str, dict[str, Budget]] = {
     # Each entry below belongs to one notebook; edit only your notebook's entry.
     "gan_objective": {  # notebooks/02_gan_objective.ipynb
         "steps": Budget(full=1500, fast=300),  # 8-Gaussian GAN: optimizer steps of each of G and D
+        "seeds": Budget(full=3, fast=1),  # independent runs of each 8-Gaussian setting (mean and range)
+        "head_start_steps": Budget(full=200, fast=200),  # D alone at 10x its learning rate before G starts
+        "saturation_steps": Budget(full=600, fast=200),  # then both players, minimax vs non-saturating G
         "discriminator_steps": Budget(full=1500, fast=200),  # 1-D discriminator vs the analytic D*
         "critic_steps": Budget(full=1000, fast=150),  # Wasserstein critic, with and without penalty
     },
