@@ -30,8 +30,7 @@ from .validate import check_choice, check_non_negative_int, check_positive_int, 
 
 __all__ = ["GENERATOR_CONDITIONING", "DISCRIMINATOR_CONDITIONING", "generator_input",
            "discriminator_input", "ConditionalGenerator", "ConditionalDiscriminator",
-           "to_unit_range", "class_grid", "generate_digit", "per_class_accuracy",
-           "per_class_fid"]
+           "to_unit_range", "class_grid", "generate_digit", "per_class_accuracy"]
 
 GENERATOR_CONDITIONING = ("onehot", "embedding", "none")
 DISCRIMINATOR_CONDITIONING = ("concat", "projection", "none")
@@ -181,21 +180,3 @@ def per_class_accuracy(predicted: torch.Tensor, requested: torch.Tensor, num_cla
         raise ValueError(f"no images were requested for classes {missing}: cannot compute their accuracy")
     return hits / counts
 
-
-def per_class_fid(real: torch.Tensor, real_labels: torch.Tensor, fake: torch.Tensor, fake_labels: torch.Tensor,
-                  network=None, min_samples: int = 129) -> torch.Tensor:
-    """Classifier-feature FID (Eq. 3.7) computed separately for each class, digits in [0, 1].
-
-    For a conditional model ``fake_labels`` are the requested classes; for an unconditional
-    one, the evaluation network's predictions. A class with fewer than ``min_samples``
-    images on either side (a covariance of 128 features needs more) gets NaN.
-    """
-    from .metrics import classifier_fid, evaluation_network
-
-    network = network or evaluation_network(verbose=False)
-    scores = torch.full((NUM_CLASSES,), float("nan"))
-    for k in range(NUM_CLASSES):
-        real_k, fake_k = real[real_labels == k], fake[fake_labels == k]
-        if min(len(real_k), len(fake_k)) >= min_samples:
-            scores[k] = classifier_fid(real_k, fake_k, network)
-    return scores

@@ -148,10 +148,13 @@ BUDGETS: dict[str, dict[str, Budget]] = {
     },
     "cgan": {  # notebooks/06_conditional_gan.ipynb
         "steps": Budget(full=1200, fast=150),  # the main model (learned embedding + projection D)
-        "comparison_steps": Budget(full=1200, fast=40),  # one-hot + concat D and the unconditional baseline
+        "ablation_steps": Budget(full=400, fast=20),  # each model of the 2x2 ablation (fast: it only runs)
+        "seeds": Budget(full=3, fast=1),  # independent runs of each ablation cell (mean and range)
         "batch_size": Budget(full=64, fast=64),
         "lr": Budget(full=5e-4, fast=5e-4),
-        "samples_per_class": Budget(full=300, fast=50),  # for accuracy; per-class FID needs > 128
+        "ema_decay": Budget(full=0.99, fast=0.9),  # EMA of G's weights (Eq. 3.4), as in notebook 03
+        "samples_per_class": Budget(full=300, fast=50),  # main model's per-class accuracy
+        "eval_per_class": Budget(full=50, fast=50),  # samples per class for FID (n = 10x, vs n held-out) and diversity
     },
     "pix2pix": {  # notebooks/07_pix2pix.ipynb (five small translators are trained on this budget)
         "steps": Budget(full=1200, fast=60),
