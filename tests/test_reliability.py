@@ -625,8 +625,8 @@ def test_a_corrupt_cached_vgg19_file_falls_back_to_the_offline_extractor(hub_cac
         style.feature_extractor("vgg19")
 
 
-def test_no_code_path_unpickles_outside_the_two_safe_loaders():
-    """Grep of course_lib for torch.load / pickle / load_state_dict_from_url / weights_only=False -> only checkpoints.load_checkpoint and style.load_vgg19 load files, both weights_only=True."""
+def test_no_code_path_unpickles_outside_the_safe_loaders():
+    """Grep of course_lib for torch.load / pickle / np.load / load_state_dict_from_url / weights_only=False -> only checkpoints.load_checkpoint and style.load_vgg19 load files (weights_only=True), and the bundled digits' cache (np.load, allow_pickle=False)."""
     import ast
 
     risky = ("torch.load", "pickle.load", "pickle.loads", "load_state_dict_from_url", "torch.hub.load", "dill",
@@ -642,8 +642,10 @@ def test_no_code_path_unpickles_outside_the_two_safe_loaders():
                     owner = next((f.name for f in functions if f.lineno <= node.lineno <= f.end_lineno
                                   and any(c is node for c in ast.walk(f))), "<module>")
                     keywords = {k.arg: ast.unparse(k.value) for k in node.keywords}
-                    found.append((path.relative_to(ROOT).as_posix(), owner, name, keywords.get("weights_only")))
-    assert sorted(found) == [("course_lib/checkpoints.py", "load_checkpoint", "torch.load", "True"),
+                    safe = keywords.get("weights_only", keywords.get("allow_pickle") == "False" and "True")
+                    found.append((path.relative_to(ROOT).as_posix(), owner, name, safe))
+    assert sorted(found) == [("course_lib/_mnist.py", "bundled_digits", "np.load", "True"),
+                             ("course_lib/checkpoints.py", "load_checkpoint", "torch.load", "True"),
                              ("course_lib/style.py", "load_vgg19", "torch.load", "True")], found
     for path in (ROOT / "course_lib").rglob("*.py"):
         source = path.read_text(encoding="utf-8")
