@@ -111,6 +111,11 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "batch_size": Budget(full=64, fast=64),
         "lr": Budget(full=1e-3, fast=1e-3),
     },
+    "second_cnn": {  # metrics.evaluate_samples's second feature extractor (recipe: zoo.train_second_cnn)
+        "steps": Budget(full=2000, fast=300),  # Adam steps, digits shifted by up to 1 px
+        "batch_size": Budget(full=128, fast=128),
+        "lr": Budget(full=2e-3, fast=2e-3),
+    },
     # Each entry below belongs to one notebook; edit only your notebook's entry.
     "gan_objective": {  # notebooks/02_gan_objective.ipynb
         "steps": Budget(full=1500, fast=300),  # 8-Gaussian GAN: optimizer steps of each of G and D

@@ -1,8 +1,10 @@
 """Every number the course reports about images, in one module.
 
-* Digit sample quality, measured with the *evaluation network* (notebook 01's classifier, loaded
-  by ``zoo``): confidence, class histogram, classifier-feature FID and KID (Inception features mean
-  nothing on MNIST), always next to a real-vs-real floor.
+* Digit sample quality: ``evaluate_samples``, the one protocol every notebook scores generated digits
+  with. The *evaluation network* (notebook 01's classifier, loaded by ``zoo``) gives confidence and
+  the class histogram; FID, KID and k-NN precision/recall are computed on its features and on those
+  of a second network of another architecture (Inception features mean nothing on MNIST), each next
+  to its real-vs-real floor at the same sample size.
 * Enhancement quality: PSNR and SSIM (torchmetrics), colourfulness.
 * Memorization: distance of each sample to its nearest training image.
 """
@@ -16,9 +18,10 @@ from .cnn import DigitClassifier
 from .config import checkpoint_path
 from .validate import check_images, check_positive_int, check_same_device
 
-__all__ = ["save_evaluation_network", "evaluation_network", "digit_predictions",
-           "class_histogram", "ClassifierFeatures", "classifier_fid", "classifier_kid", "real_floor", "psnr", "ssim",
-           "colourfulness", "nearest_neighbour_distances", "memorization_score", "sample_report"]
+__all__ = ["save_evaluation_network", "evaluation_network", "digit_predictions", "class_histogram", "digit_features",
+           "classifier_fid", "classifier_kid", "real_floor", "SecondDigitClassifier", "second_network",
+           "evaluate_samples", "evaluation_table", "psnr", "ssim", "colourfulness", "nearest_neighbour_distances",
+           "memorization_score"]
 
 
 # --------------------------------------------------------------------------- evaluation network
@@ -65,73 +68,71 @@ def class_histogram(images: torch.Tensor, network: DigitClassifier | None = None
     return torch.bincount(predicted, minlength=10).float() / len(predicted)
 
 
-def sample_report(samples: torch.Tensor, network: DigitClassifier | None = None,
-                  heldout: torch.Tensor | None = None) -> dict:
-    """How generated digits (N, 1, 28, 28) in [0, 1] score, the columns of notebook 10's table.
-
-    confident: share the evaluation network classifies with confidence >= 0.9 (notebook 03, section 5);
-    classes_covered: classes that get at least 5 % of the samples; histogram_entropy: entropy of the
-    class histogram divided by log 10 (1: every class equally often); fid: classifier FID (Eq. 3.7)
-    against the real ``heldout`` digits, when they are given.
-    """
-    predicted, confidence = digit_predictions(samples, network)
-    histogram = torch.bincount(predicted, minlength=10).float() / len(predicted)
-    report = {"fid": classifier_fid(heldout, samples, network)} if heldout is not None else {}
-    return report | {"confident": (confidence >= 0.9).float().mean().item(),
-                     "classes_covered": int((histogram >= 0.05).sum()),
-                     "histogram_entropy": float(-(histogram.clamp_min(1e-12).log() * histogram).sum()
-                                                / torch.log(torch.tensor(10.0)))}
-
-
-# --------------------------------------------------------------------------- FID / KID
-class ClassifierFeatures(nn.Module):
-    """Adapter: the evaluation network's penultimate features, as torchmetrics expects.
-
-    torchmetrics probes a custom extractor with a random uint8 image, so uint8
-    input is rescaled to [0, 1] here; float input must already be in [0, 1].
-    """
-
-    def __init__(self, network: DigitClassifier):
-        super().__init__()
-        self.network = network
-        self.num_features = network.config["feature_dim"]
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        if images.dtype == torch.uint8:
-            images = images.float() / 255.0
-        return self.network.features(images)
-
-
-def _update(metric, images, real: bool, batch_size=1000):
-    for i in range(0, len(images), batch_size):
-        metric.update(images[i:i + batch_size].float(), real=real)
-
-
+# --------------------------------------------------------------------------- FID / KID / precision and recall
 @torch.no_grad()
+def digit_features(images: torch.Tensor, network: DigitClassifier | None = None) -> torch.Tensor:
+    """Penultimate-layer features (N, feature_dim) of digits in [0, 1] (the evaluation network's by default)."""
+    check_images(images, value_range=(0, 1), channels=(1,), size=(28, 28), name="digits")
+    network = _network_or_default(network)
+    return _batched(network, images, network.features).double()
+
+
+def _fid(real: torch.Tensor, fake: torch.Tensor) -> float:
+    """Eq. (3.7) on Gaussians fitted to two feature sets (N, d): |mu_r - mu_f|^2 + Tr(S_r + S_f - 2 (S_r S_f)^(1/2)).
+
+    S_r S_f has real eigenvalues >= 0 (it is similar to S_r^(1/2) S_f S_r^(1/2)): the trace of its root is the
+    sum of their square roots.
+    """
+    mu_r, mu_f, s_r, s_f = real.mean(0), fake.mean(0), real.T.cov(), fake.T.cov()
+    cross = torch.linalg.eigvals(s_r @ s_f).real.clamp_min(0).sqrt().sum()
+    return float((mu_r - mu_f).square().sum() + s_r.trace() + s_f.trace() - 2 * cross)
+
+
+def _kid(real: torch.Tensor, fake: torch.Tensor, subset_size: int, subsets: int, seed: int) -> tuple[float, float]:
+    """Eq. (3.8): unbiased MMD^2 with the kernel k(x, y) = (x.y / d + 1)^3, over random subsets: (mean, std)."""
+    generator, m = torch.Generator().manual_seed(seed), subset_size
+    k_rr, k_ff, k_rf = ((a @ b.T / real.shape[1] + 1) ** 3 for a, b in ((real, real), (fake, fake), (real, fake)))
+    scores = []
+    for _ in range(subsets):
+        r, f = torch.randperm(len(real), generator=generator)[:m], torch.randperm(len(fake), generator=generator)[:m]
+        k_xx, k_yy = k_rr[r][:, r], k_ff[f][:, f]
+        within = (k_xx.sum() - k_xx.trace() + k_yy.sum() - k_yy.trace()) / (m * (m - 1))
+        scores.append(within - 2 * k_rf[r][:, f].mean())
+    scores = torch.stack(scores)
+    return float(scores.mean()), float(scores.std()) if subsets > 1 else 0.0
+
+
+def _precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> tuple[float, float]:
+    """Eq. (3.9), Kynkäänniemi et al. (2019): improved precision and recall from k-NN balls in feature space.
+
+    Each set is a union of balls, one per point, reaching to its k-th nearest neighbour in the same set.
+    precision = share of fake points inside the real set's balls (fidelity: samples look like real digits);
+    recall    = share of real points inside the fake set's balls (coverage: the variety of real digits is drawn).
+    """
+    distances = torch.cdist(fake, real)                           # (n_fake, n_real)
+    real_radii = torch.cdist(real, real).kthvalue(k + 1, dim=1).values  # k + 1: a point is its own 0-th neighbour
+    fake_radii = torch.cdist(fake, fake).kthvalue(k + 1, dim=1).values
+    precision = (distances <= real_radii[None, :]).any(1).double().mean()
+    recall = (distances.T <= fake_radii[None, :]).any(1).double().mean()
+    return float(precision), float(recall)
+
+
 def classifier_fid(real: torch.Tensor, fake: torch.Tensor, network: DigitClassifier | None = None) -> float:
     """Fréchet distance between Gaussians fitted to evaluation-network features (Eq. 3.7).
 
-    FID = |mu_r - mu_f|^2 + Tr(S_r + S_f - 2 (S_r S_f)^(1/2)). Needs more samples than
-    feature dimensions (128) on each side for a stable covariance.
+    Needs more samples than feature dimensions (128) on each side for a stable covariance.
     """
-    from torchmetrics.image.fid import FrechetInceptionDistance
-
-    features = ClassifierFeatures(_checked_real_fake(real, fake, network)).eval()
-    if min(len(real), len(fake)) <= features.num_features:
-        raise ValueError(f"FID needs more than {features.num_features} images on each side "
+    network = _checked_real_fake(real, fake, network)
+    dimensions = network.config["feature_dim"]
+    if min(len(real), len(fake)) <= dimensions:
+        raise ValueError(f"FID needs more than {dimensions} images on each side "
                          f"(got {len(real)} real, {len(fake)} fake)")
-    metric = FrechetInceptionDistance(feature=features, normalize=True, input_img_size=(1, 28, 28))
-    _update(metric, real, True)
-    _update(metric, fake, False)
-    return float(metric.compute())
+    return _fid(digit_features(real, network), digit_features(fake, network))
 
 
-@torch.no_grad()
 def classifier_kid(real: torch.Tensor, fake: torch.Tensor, network: DigitClassifier | None = None,
-                   subset_size: int = 200, subsets: int = 50) -> tuple[float, float]:
-    """Kernel distance (unbiased MMD², cubic polynomial kernel) on the same features: (mean, std)."""
-    from torchmetrics.image.kid import KernelInceptionDistance
-
+                   subset_size: int = 200, subsets: int = 50, seed: int = 0) -> tuple[float, float]:
+    """Kernel distance (Eq. 3.8: unbiased MMD², cubic polynomial kernel) on the same features: (mean, std)."""
     check_positive_int(subset_size, "subset_size")
     check_positive_int(subsets, "subsets")
     if subset_size < 2:
@@ -139,13 +140,8 @@ def classifier_kid(real: torch.Tensor, fake: torch.Tensor, network: DigitClassif
     network = _checked_real_fake(real, fake, network)
     if min(len(real), len(fake)) < 2:
         raise ValueError(f"KID needs at least 2 images on each side (got {len(real)} real, {len(fake)} fake)")
-    subset_size = min(subset_size, len(real), len(fake))
-    metric = KernelInceptionDistance(feature=ClassifierFeatures(network).eval(), subset_size=subset_size,
-                                     subsets=subsets, normalize=True)
-    _update(metric, real, True)
-    _update(metric, fake, False)
-    mean, std = metric.compute()
-    return float(mean), float(std)
+    return _kid(digit_features(real, network), digit_features(fake, network),
+                min(subset_size, len(real), len(fake)), subsets, seed)
 
 
 def _checked_real_fake(real, fake, network) -> DigitClassifier:
@@ -167,6 +163,115 @@ def real_floor(real: torch.Tensor, network: DigitClassifier | None = None, seed:
     order = torch.randperm(len(real), generator=torch.Generator().manual_seed(seed))
     half = len(real) // 2
     return classifier_fid(real[order[:half]], real[order[half:2 * half]], network)
+
+
+# --------------------------------------------------------------------------- the evaluation protocol
+class SecondDigitClassifier(DigitClassifier):
+    """The second feature extractor: another architecture than the evaluation network, trained apart.
+
+    No BatchNorm, pooling or dropout; two strided 5x5 convolutions and half as many features:
+    conv5/2-16 -> 14x14, conv5/2-32 -> 7x7, linear 1568 -> 64 (the features) -> 10.
+    Recipe and budget: ``zoo`` ("second_cnn") and ``config.BUDGETS["second_cnn"]``.
+    """
+
+    def __init__(self, width: int = 16, feature_dim: int = 64):
+        nn.Module.__init__(self)
+        self.body = nn.Sequential(nn.Conv2d(1, width, 5, stride=2, padding=2), nn.ReLU(),
+                                  nn.Conv2d(width, 2 * width, 5, stride=2, padding=2), nn.ReLU(), nn.Flatten(),
+                                  nn.Linear(2 * width * 7 * 7, feature_dim), nn.ReLU())
+        self.head = nn.Linear(feature_dim, 10)
+        self.config = {"width": width, "feature_dim": feature_dim}
+
+
+def second_network(train_if_missing: bool = True, verbose: bool = False) -> DigitClassifier:
+    """The ``SecondDigitClassifier``, trained (``zoo.load("second_cnn")``: trained on the spot if missing)."""
+    from . import zoo
+
+    return zoo.load("second_cnn", train_if_missing=train_if_missing, verbose=verbose)
+
+
+def evaluate_samples(samples: torch.Tensor, n: int | None = None, *, real: torch.Tensor | None = None,
+                     other_real: torch.Tensor | None = None, train: torch.Tensor | None = None,
+                     networks: dict | None = None, k: int = 3, seed: int = 0) -> dict:
+    """The course's one evaluation protocol for generated digits (N, 1, 28, 28) in [0, 1].
+
+    The first ``n`` samples are compared with ``n`` held-out real digits (``real``, default: the test split),
+    and every score sits next to its *floor*: the same score for ``n`` other held-out digits (``other_real``,
+    default: the validation split; disjoint from ``real``) against the same ``n``. A score at its floor means
+    "as good as real data, at this sample size". ``n`` defaults to as many as all three sets allow.
+
+    Returns a plain dict (``evaluation_table`` prints it):
+      n              images on each side
+      confident      share of samples the evaluation network classifies with confidence >= 0.9
+      histogram      (10 floats) share of samples per predicted class; classes_covered: classes with >= 5 %
+      memorization   ``memorization_score`` against ``train`` (default: the training split), ``real`` as held-out
+      evaluation_cnn, second_cnn: per feature extractor (``networks``; default the evaluation network and
+                     ``second_network()``): fid, fid_floor (Eq. 3.7); kid, kid_std, kid_floor (Eq. 3.8, 50
+                     subsets of min(n, 200)); precision, recall, precision_floor, recall_floor (Eq. 3.9, k-NN)
+    """
+    from .data import load_mnist
+
+    real = load_mnist("test").tensors[0] if real is None else real
+    other_real = load_mnist("val").tensors[0] if other_real is None else other_real
+    train = load_mnist("train").tensors[0] if train is None else train
+    for name, images in (("samples", samples), ("real", real), ("other_real", other_real), ("train", train)):
+        check_images(images, value_range=(0, 1), channels=(1,), size=(28, 28), name=name)
+    check_same_device(samples, real, other_real, train, names=("samples", "real", "other_real", "train"))
+    networks = networks or {"evaluation_cnn": evaluation_network(verbose=False), "second_cnn": second_network()}
+    largest = min(len(samples), len(real), len(other_real))
+    n = largest if n is None else check_positive_int(n, "n")
+    if n > largest:
+        raise ValueError(f"n = {n} images per side, but there are only {len(samples)} samples, {len(real)} real and "
+                         f"{len(other_real)} other real digits: pass n <= {largest} or more images")
+    dimensions = max(network.config["feature_dim"] for network in networks.values())
+    if n <= dimensions:
+        raise ValueError(f"FID needs more than {dimensions} images on each side (a {dimensions}-feature covariance), "
+                         f"got n = {n}")
+    if not 0 < check_positive_int(k, "k") < n:
+        raise ValueError(f"k must be smaller than n = {n} (the k-th nearest neighbour among the others), got {k}")
+    samples, real, other_real = samples[:n], real[:n], other_real[:n]
+    predicted, confidence = digit_predictions(samples, networks.get("evaluation_cnn"))
+    histogram = torch.bincount(predicted, minlength=10).double() / n
+    report = {"n": n, "confident": float((confidence >= 0.9).double().mean()), "histogram": histogram.tolist(),
+              "classes_covered": int((histogram >= 0.05).sum()), "memorization": memorization_score(samples, train, real)}
+    for name, network in networks.items():
+        reference, fake, floor = (digit_features(images, network) for images in (real, samples, other_real))
+        subset = min(n, 200)
+        (kid, kid_std), (kid_floor, _) = _kid(reference, fake, subset, 50, seed), _kid(reference, floor, subset, 50, seed)
+        (precision, recall), (precision_floor, recall_floor) = (_precision_recall(reference, fake, k),
+                                                                _precision_recall(reference, floor, k))
+        report[name] = {"fid": _fid(reference, fake), "fid_floor": _fid(reference, floor), "kid": kid,
+                        "kid_std": kid_std, "kid_floor": kid_floor, "precision": precision, "recall": recall,
+                        "precision_floor": precision_floor, "recall_floor": recall_floor}
+    return report
+
+
+def evaluation_table(reports: dict) -> str:
+    """``evaluate_samples`` results as a table: the real-vs-real floor first, then one row per model.
+
+    ``reports``: one result, or {model name: result}, all at the same n (a floor holds at its n only).
+    """
+    reports = {"samples": reports} if "n" in reports else reports
+    if len({report["n"] for report in reports.values()}) != 1:
+        raise ValueError(f"the reports were measured at different n {[r['n'] for r in reports.values()]}: "
+                         "FID and its floor compare only at the same n")
+    first = next(iter(reports.values()))
+    extractors = [key for key, value in first.items() if isinstance(value, dict)]
+    columns = "".join(f"{'FID':>8}{'KID x1000':>15}{'prec':>6}{'recall':>7}" for _ in extractors)
+    lines = [f"n = {first['n']} images per side" + "".join(f"{name:>36}" for name in extractors),
+             f"{'':<22}{columns}{'confident':>11}{'classes':>8}{'memorization':>13}"]
+
+    def cells(report, suffix="", spread=True):
+        return "".join(f"{report[e]['fid' + suffix]:>8.2f}"
+                       + f"{1000 * report[e]['kid' + suffix]:>8.2f}" + (f" ±{1000 * report[e]['kid_std']:<5.2f}"
+                                                                        if spread else " " * 7)
+                       + f"{report[e]['precision' + suffix]:>6.2f}{report[e]['recall' + suffix]:>7.2f}"
+                       for e in extractors)
+    lines.append(f"{'real vs real (floor)':<22}{cells(first, '_floor', spread=False)}")
+    for name, report in reports.items():
+        lines.append(f"{name:<22}{cells(report)}{report['confident']:>11.1%}{report['classes_covered']:>8}"
+                     f"{report['memorization']:>13.2f}")
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- PSNR / SSIM

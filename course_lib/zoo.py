@@ -32,9 +32,37 @@ def _builder(module: str, name: str, keys: tuple[str, ...] | None = None) -> Cal
 
 @dataclass(frozen=True)
 class Entry:
-    notebook: str                       # the notebook that trains and saves it
+    notebook: str | None                # the notebook that trains and saves it (None: ``recipe`` does)
     build: Callable[[dict], nn.Module]  # config -> an untrained model of the right shape
     key: str = "model"                  # its name in the checkpoint's "models"
+    recipe: Callable[[Path], None] | None = None  # trains the model and saves it to the path, without a notebook
+
+
+def train_second_cnn(path: Path) -> None:
+    """The recipe of ``metrics.evaluate_samples``'s second feature extractor (``metrics.SecondDigitClassifier``).
+
+    Independent of the evaluation network where it can be: another architecture, another seed (1, not 0),
+    other augmentation (shifts of at most 1 pixel, not 2), other batches and learning rate
+    (``config.BUDGETS["second_cnn"]``); the same training digits, the only ones that are not held out.
+    """
+    import torch.nn.functional as F
+
+    from .checkpoints import save_checkpoint
+    from .cnn import accuracy
+    from .config import budgets
+    from .data import load_mnist, random_shift
+    from .metrics import SecondDigitClassifier
+    from .training import fit, seed_everything
+
+    budget = budgets("second_cnn", verbose=False)
+    seed_everything(1)
+    model = SecondDigitClassifier()
+    generator = torch.Generator().manual_seed(1)
+    fit(model, load_mnist("train"), lambda m, batch: F.cross_entropy(m(random_shift(batch[0], 1, generator)), batch[1]),
+        optimizer=torch.optim.Adam(model.parameters(), lr=budget.lr), steps=budget.steps,
+        batch_size=budget.batch_size, seed=1, desc="second CNN")
+    save_checkpoint(path, models=model, config=model.config,
+                    extra={"val_accuracy": accuracy(model, load_mnist("val")), "steps": budget.steps})
 
 
 _unet, _time_unet, _vae = _builder("pix2pix", "UNet"), _builder("diffusion", "TimeUNet"), _builder("vae", "make_vae")
@@ -48,6 +76,7 @@ ENTRIES = {
     "pix2pix_edges_gan": Entry("07_pix2pix.ipynb", _unet),
     "diffusion": Entry("11_diffusion.ipynb", _time_unet),
     "flow": Entry("12_flow_matching.ipynb", _time_unet),
+    "second_cnn": Entry(None, _builder("metrics", "SecondDigitClassifier"), recipe=train_second_cnn),
 }
 
 
@@ -69,11 +98,17 @@ def _entry(name: str) -> Entry:
 
 
 def _train(name: str, reason: str, timeout_s: int = 1800) -> Path:
-    """Run the notebook that trains ``name`` (in the current mode) and return its new checkpoint."""
+    """Run the notebook (or recipe) that trains ``name`` (in the current mode) and return its new checkpoint."""
     import nbformat
     from nbclient import NotebookClient
 
-    path, notebook = checkpoint_path(name), notebook_path(name)
+    path, recipe = checkpoint_path(name), _entry(name).recipe
+    if recipe is not None:
+        print(f"[zoo] {reason}: training it now ({recipe.__name__}, {'fast' if is_fast() else 'full'} mode)...",
+              flush=True)
+        recipe(path)
+        return path
+    notebook = notebook_path(name)
     print(f"[zoo] {reason}: running {notebook.name} to train it "
           f"({'fast' if is_fast() else 'full'} mode)...", flush=True)
     document = nbformat.read(notebook, as_version=4)

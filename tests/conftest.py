@@ -23,14 +23,17 @@ import torch  # noqa: E402
 def evaluation_network():
     """The course's evaluation network: the shipped reference classifier (notebook 01, full mode, 99 %).
 
+    The second feature extractor of ``metrics.evaluate_samples`` is adopted from the reference models too.
+
     Put where notebook 01 saves its own (if that is missing), so every metric that loads the network by
     itself finds it instead of running notebook 01 first; notebook 01 under nbval still trains and saves its own.
     """
     from course_lib import metrics, reference
     from course_lib.config import checkpoint_path
 
-    if not checkpoint_path("evaluation_cnn").exists():
-        reference.adopt("evaluation_cnn")
+    for name in ("evaluation_cnn", "second_cnn"):  # the two feature extractors of metrics.evaluate_samples
+        if not checkpoint_path(name).exists():
+            reference.adopt(name)
     return metrics.evaluation_network(verbose=False)
 
 

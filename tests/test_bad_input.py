@@ -33,6 +33,16 @@ def _model():
     return cnn.DigitClassifier(width=2, feature_dim=4)
 
 
+def _many(n):
+    return torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(n))
+
+
+def _protocol(**sets):
+    """evaluate_samples' keyword arguments: 8 random 'digits' per set and a small network (nothing is loaded)."""
+    return {"real": _many(8), "other_real": _many(8) * 0.5, "train": _many(8) * 0.9,
+            "networks": {"evaluation_cnn": _model()}} | sets
+
+
 class _Mode(enum.IntEnum):  # an int subclass: pickled as a reference to this class, refused by safe loading
     FAST = 1
 
@@ -203,6 +213,18 @@ CASES = [
          ValueError, r"held-out images are at distance 0 from the training set"),
     Case("classifier_kid", "subset_size = 1", lambda t: metrics.classifier_kid(DIGITS, DIGITS, _model(), subset_size=1),
          ValueError, r"subset_size must be at least 2.*got 1"),
+    Case("evaluate_samples", "samples in -1..1", lambda t: metrics.evaluate_samples(DIGITS * 2 - 1, **_protocol()),
+         ValueError, r"samples must have values in \[0, 1\].*\(x \+ 1\) / 2"),
+    Case("evaluate_samples", "n larger than the held-out digits", lambda t: metrics.evaluate_samples(_many(9), 9, **_protocol(real=_many(8))),
+         ValueError, r"n = 9 images per side, but there are only 9 samples, 8 real and 8 other real.*n <= 8"),
+    Case("evaluate_samples", "n not above the feature dimension", lambda t: metrics.evaluate_samples(_many(8), 4, **_protocol()),
+         ValueError, r"FID needs more than 4 images on each side.*got n = 4"),
+    Case("evaluate_samples", "k as large as n", lambda t: metrics.evaluate_samples(_many(8), k=8, **_protocol()),
+         ValueError, r"k must be smaller than n = 8.*got 8"),
+    Case("evaluate_samples", "real digits on another device", lambda t: metrics.evaluate_samples(_many(8), **_protocol(real=_many(8).to("meta"))),
+         ValueError, r"samples on cpu, real on meta"),
+    Case("evaluation_table", "reports at different n", lambda t: metrics.evaluation_table({"a": {"n": 200}, "b": {"n": 500}}),
+         ValueError, r"different n \[200, 500\].*same n"),
     Case("mode_coverage", "no samples", lambda t: gan.mode_coverage(torch.zeros(0, 2), gan.mixture_centers(), 0.05),
          ValueError, r"needs samples and centres, got 0 samples"),
     Case("to_numpy_image", "a uint8 image", lambda t: viz.to_numpy_image((RGB[0] * 255).byte()), TypeError, r"floating-point.*uint8.*/ 255"),

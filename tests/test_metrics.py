@@ -7,6 +7,20 @@ from course_lib.data import load_mnist
 
 
 @pytest.fixture(scope="module")
+def protocol(evaluation_network):
+    """evaluate_samples' held-out sets, made smaller so that "samples" can be more real, unseen digits:
+    real = the first 250 test digits, other_real = the other 250, and the 500 validation digits play the samples."""
+    test, train = load_mnist("test").tensors[0], load_mnist("train").tensors[0]
+    return {"real": test[:250], "other_real": test[250:], "train": train,
+            "networks": {"evaluation_cnn": evaluation_network, "second_cnn": metrics.second_network()}}
+
+
+@pytest.fixture(scope="module")
+def unseen_digits():
+    return load_mnist("val").tensors[0]
+
+
+@pytest.fixture(scope="module")
 def digits():
     return load_mnist("train", source="bundled").tensors
 
@@ -37,16 +51,6 @@ def test_a_collapsed_generator_is_visible_in_the_histogram_and_fid(evaluation_ne
         reference, mixed, evaluation_network)
 
 
-def test_sample_report_scores_a_collapsed_and_a_healthy_sample_set(evaluation_network, digits):
-    images, labels = digits
-    ones, mixed, heldout = images[labels == 1][:300], images[:300], images[300:900]
-    collapsed = metrics.sample_report(ones, evaluation_network)
-    healthy = metrics.sample_report(mixed, evaluation_network, heldout)
-    assert "fid" not in collapsed and collapsed["classes_covered"] == 1 and collapsed["histogram_entropy"] < 0.3
-    assert healthy["classes_covered"] == 10 and healthy["histogram_entropy"] > 0.9 and healthy["confident"] > 0.8
-    assert healthy["fid"] == metrics.classifier_fid(heldout, mixed, evaluation_network)
-
-
 def test_kid_is_near_zero_for_the_same_distribution(evaluation_network, digits):
     mean, std = metrics.classifier_kid(digits[0][:400], digits[0][400:800], evaluation_network, subset_size=100)
     far, _ = metrics.classifier_kid(digits[0][:400], torch.rand(400, 1, 28, 28), evaluation_network, subset_size=100)
@@ -75,3 +79,60 @@ def test_memorization_score_flags_copies_of_training_images(digits):
     copies = train[:200] + 0.01 * torch.rand(200, 1, 28, 28)
     assert metrics.memorization_score(copies.clamp(0, 1), train, heldout) < 0.2
     assert 0.7 < metrics.memorization_score(digits[0][1200:1400], train, heldout) < 1.3
+
+
+def test_unseen_real_digits_score_at_their_floor_with_precision_and_recall_near_one(protocol, unseen_digits):
+    report = metrics.evaluate_samples(unseen_digits, **protocol)
+    assert report["n"] == 250 and report["classes_covered"] == 10 and report["confident"] > 0.9
+    assert 0.8 < report["memorization"] < 1.25
+    for extractor in ("evaluation_cnn", "second_cnn"):
+        scores = report[extractor]
+        assert 0.6 < scores["fid"] / scores["fid_floor"] < 1.6, scores
+        assert abs(scores["kid"] - scores["kid_floor"]) < 3 * scores["kid_std"], scores
+        assert scores["precision"] > 0.8 and scores["recall"] > 0.8, scores
+
+
+def test_mode_collapse_one_digit_repeated_has_low_recall_and_a_fid_far_above_the_floor(protocol, unseen_digits):
+    report = metrics.evaluate_samples(unseen_digits[:1].repeat(250, 1, 1, 1), **protocol)
+    assert report["classes_covered"] == 1
+    for extractor in ("evaluation_cnn", "second_cnn"):
+        scores = report[extractor]
+        assert scores["recall"] < 0.05 < 0.8 < scores["recall_floor"], scores
+        assert scores["fid"] > 10 * scores["fid_floor"], scores
+
+
+def test_noise_has_low_precision(protocol):
+    report = metrics.evaluate_samples(torch.rand(250, 1, 28, 28), **protocol)
+    for extractor in ("evaluation_cnn", "second_cnn"):
+        assert report[extractor]["precision"] < 0.05 < 0.8 < report[extractor]["precision_floor"], report[extractor]
+
+
+def test_n_is_the_same_on_both_sides_and_later_samples_are_not_scored(protocol, unseen_digits):
+    report = metrics.evaluate_samples(unseen_digits[:200], **protocol)
+    assert report["n"] == 200  # 200 samples against 200 real digits, and a floor of 200 against the same 200
+    assert report["evaluation_cnn"]["fid_floor"] == pytest.approx(metrics.classifier_fid(
+        protocol["real"][:200], protocol["other_real"][:200], protocol["networks"]["evaluation_cnn"]))
+    with_noise_after = metrics.evaluate_samples(torch.cat([unseen_digits[:200], torch.rand(300, 1, 28, 28)]), 200,
+                                                **protocol)
+    assert with_noise_after == report
+
+
+def test_copies_of_training_digits_have_a_memorization_score_well_below_one(protocol):
+    copies = (protocol["train"][:250] + 0.01 * torch.rand(250, 1, 28, 28)).clamp(0, 1)
+    assert metrics.evaluate_samples(copies, **protocol)["memorization"] < 0.2
+
+
+def test_the_table_puts_the_floor_first_and_one_row_per_model(protocol, unseen_digits):
+    reports = {"unseen digits": metrics.evaluate_samples(unseen_digits, **protocol),
+               "noise": metrics.evaluate_samples(torch.rand(250, 1, 28, 28), **protocol)}
+    lines = metrics.evaluation_table(reports).splitlines()
+    assert lines[0].startswith("n = 250 images per side") and "second_cnn" in lines[0]
+    assert [line.split("  ")[0] for line in lines[2:]] == ["real vs real (floor)", "unseen digits", "noise"]
+    assert f"{reports['noise']['evaluation_cnn']['fid']:.2f}" in lines[4]
+
+
+def test_the_second_extractor_is_another_architecture_trained_apart(protocol):
+    first, second = protocol["networks"]["evaluation_cnn"], protocol["networks"]["second_cnn"]
+    assert isinstance(second, metrics.SecondDigitClassifier) and not isinstance(first, metrics.SecondDigitClassifier)
+    assert not any(isinstance(layer, torch.nn.BatchNorm2d) for layer in second.modules())
+    assert second.config["feature_dim"] != first.config["feature_dim"]

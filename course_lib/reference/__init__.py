@@ -149,7 +149,7 @@ def _denoiser(config):
 
 @dataclass(frozen=True)
 class Reference:
-    notebook: str                                  # the notebook that trains it (in full mode)
+    notebook: str | None                           # the notebook that trains it (in full mode); None: zoo's recipe
     build: Callable[[dict], nn.Module] | None      # config -> untrained model; None: zoo.ENTRIES has it
     quality: Callable[[nn.Module], dict]           # model -> {metric: value} on held-out data
     key: str = "model"                             # its name in the checkpoint's "models"
@@ -157,6 +157,7 @@ class Reference:
 
 MODELS: dict[str, Reference] = {
     "evaluation_cnn": Reference("01_cnn_building_blocks.ipynb", _classifier, _classifier_accuracy),
+    "second_cnn": Reference(None, None, _classifier_accuracy),  # metrics.evaluate_samples's second extractor
     "dcgan": Reference("03_dcgan.ipynb", None, _confident_samples, "generator"),
     "vae_mlp": Reference("04_vae_elbo.ipynb", None, _negative_elbo),
     "vae_conv": Reference("05_vae_latent_space.ipynb", None, _negative_elbo),
@@ -311,6 +312,9 @@ def refresh(checkpoints: Path, names=None, dtype=torch.float16) -> dict:
     entries = manifest()
     for name in names or MODELS:
         source = checkpoints / f"{name}.pt"
+        if not source.exists() and MODELS[name].notebook is None:  # no notebook trains it: zoo's recipe does
+            from ..zoo import ENTRIES
+            ENTRIES[name].recipe(source)
         if not source.exists():
             raise FileNotFoundError(f"{source} is missing: run {MODELS[name].notebook} in full mode first")
         model = _build(name, load_checkpoint(source)["config"])

@@ -9,6 +9,6 @@ from . import MODELS, refresh
 if len(sys.argv) < 2:
     sys.exit(__doc__)
 if sys.argv[1] == "--notebooks":
-    print("\n".join(dict.fromkeys(model.notebook for model in MODELS.values())))
+    print("\n".join(dict.fromkeys(model.notebook for model in MODELS.values() if model.notebook)))
 else:
     refresh(Path(sys.argv[1]), sys.argv[2:] or None)
