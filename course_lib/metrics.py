@@ -207,7 +207,7 @@ def evaluate_samples(samples: torch.Tensor, n: int | None = None, *, real: torch
       memorization   ``memorization_score`` against ``train`` (default: the training split), ``real`` as held-out
       evaluation_cnn, second_cnn: per feature extractor (``networks``; default the evaluation network and
                      ``second_network()``): fid, fid_floor (Eq. 3.7); kid, kid_std, kid_floor (Eq. 3.8, 50
-                     subsets of min(n, 200)); precision, recall, precision_floor, recall_floor (Eq. 3.9, k-NN)
+                     subsets of min(200, n / 2)); precision, recall, precision_floor, recall_floor (Eq. 3.9, k-NN)
     """
     from .data import load_mnist
 
@@ -236,7 +236,7 @@ def evaluate_samples(samples: torch.Tensor, n: int | None = None, *, real: torch
               "classes_covered": int((histogram >= 0.05).sum()), "memorization": memorization_score(samples, train, real)}
     for name, network in networks.items():
         reference, fake, floor = (digit_features(images, network) for images in (real, samples, other_real))
-        subset = min(n, 200)
+        subset = min(200, n // 2)  # subsets of all n images would all be the same set: no spread
         (kid, kid_std), (kid_floor, _) = _kid(reference, fake, subset, 50, seed), _kid(reference, floor, subset, 50, seed)
         (precision, recall), (precision_floor, recall_floor) = (_precision_recall(reference, fake, k),
                                                                 _precision_recall(reference, floor, k))
@@ -257,19 +257,18 @@ def evaluation_table(reports: dict) -> str:
                          "FID and its floor compare only at the same n")
     first = next(iter(reports.values()))
     extractors = [key for key, value in first.items() if isinstance(value, dict)]
-    columns = "".join(f"{'FID':>8}{'KID x1000':>15}{'prec':>6}{'recall':>7}" for _ in extractors)
-    lines = [f"n = {first['n']} images per side" + "".join(f"{name:>36}" for name in extractors),
-             f"{'':<22}{columns}{'confident':>11}{'classes':>8}{'memorization':>13}"]
+    header = "".join(f"{'FID':>8}{'KID x1000':>15}{'prec':>6}{'recall':>7}" for _ in extractors)
+    lines = [f"{'n = %d per side' % first['n']:<22}" + "".join(f"{name:>36}" for name in extractors),
+             f"{'':<22}{header}{'confident':>11}{'classes':>8}{'memorization':>13}"]
 
-    def cells(report, suffix="", spread=True):
-        return "".join(f"{report[e]['fid' + suffix]:>8.2f}"
-                       + f"{1000 * report[e]['kid' + suffix]:>8.2f}" + (f" ±{1000 * report[e]['kid_std']:<5.2f}"
-                                                                        if spread else " " * 7)
-                       + f"{report[e]['precision' + suffix]:>6.2f}{report[e]['recall' + suffix]:>7.2f}"
-                       for e in extractors)
-    lines.append(f"{'real vs real (floor)':<22}{cells(first, '_floor', spread=False)}")
+    def scores(report, suffix=""):  # FID, KID (± its spread over subsets, for the samples), precision, recall
+        spread = lambda e: f" ±{1000 * report[e]['kid_std']:<5.2f}" if not suffix else " " * 7
+        return "".join(f"{report[e]['fid' + suffix]:>8.2f}{1000 * report[e]['kid' + suffix]:>8.2f}{spread(e)}"
+                       f"{report[e]['precision' + suffix]:>6.2f}{report[e]['recall' + suffix]:>7.2f}" for e in extractors)
+
+    lines.append(f"{'real vs real (floor)':<22}{scores(first, '_floor')}")
     for name, report in reports.items():
-        lines.append(f"{name:<22}{cells(report)}{report['confident']:>11.1%}{report['classes_covered']:>8}"
+        lines.append(f"{name:<22}{scores(report)}{report['confident']:>11.1%}{report['classes_covered']:>8}"
                      f"{report['memorization']:>13.2f}")
     return "\n".join(lines)
 

@@ -126,7 +126,7 @@ def test_the_table_puts_the_floor_first_and_one_row_per_model(protocol, unseen_d
     reports = {"unseen digits": metrics.evaluate_samples(unseen_digits, **protocol),
                "noise": metrics.evaluate_samples(torch.rand(250, 1, 28, 28), **protocol)}
     lines = metrics.evaluation_table(reports).splitlines()
-    assert lines[0].startswith("n = 250 images per side") and "second_cnn" in lines[0]
+    assert lines[0].startswith("n = 250 per side") and "second_cnn" in lines[0]
     assert [line.split("  ")[0] for line in lines[2:]] == ["real vs real (floor)", "unseen digits", "noise"]
     assert f"{reports['noise']['evaluation_cnn']['fid']:.2f}" in lines[4]
 

@@ -64,3 +64,14 @@ def test_without_training_an_out_of_date_checkpoint_says_what_does_not_fit(fake_
 def test_an_unknown_model_name_lists_the_valid_ones():
     with pytest.raises(ValueError, match="unknown model 'gan'.*'dcgan'"):
         zoo.load("gan")
+
+
+def test_a_model_no_notebook_trains_is_trained_on_the_spot_by_its_recipe(monkeypatch, tmp_path):
+    from course_lib.config import BUDGETS, Budget
+    from course_lib.metrics import SecondDigitClassifier
+
+    monkeypatch.setenv("COURSE_HOME", str(tmp_path))  # nothing saved yet, and the suite's own models untouched
+    monkeypatch.setitem(BUDGETS["second_cnn"], "steps", Budget(full=3, fast=3))
+    model = zoo.load("second_cnn")
+    assert isinstance(model, SecondDigitClassifier) and checkpoint_path("second_cnn").exists()
+    assert zoo.ENTRIES["second_cnn"].notebook is None
