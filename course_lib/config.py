@@ -112,7 +112,7 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "lr": Budget(full=1e-3, fast=1e-3),
     },
     "second_cnn": {  # metrics.evaluate_samples's second feature extractor (recipe: zoo.train_second_cnn)
-        "steps": Budget(full=2000, fast=300),  # Adam steps, digits shifted by up to 1 px
+        "steps": Budget(full=800, fast=200),  # Adam steps (25 epochs of the bundled digits), shifted by up to 1 px
         "batch_size": Budget(full=128, fast=128),
         "lr": Budget(full=2e-3, fast=2e-3),
     },

@@ -109,9 +109,12 @@ def _precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> tup
     precision = share of fake points inside the real set's balls (fidelity: samples look like real digits);
     recall    = share of real points inside the fake set's balls (coverage: the variety of real digits is drawn).
     """
-    distances = torch.cdist(fake, real)                           # (n_fake, n_real)
-    real_radii = torch.cdist(real, real).kthvalue(k + 1, dim=1).values  # k + 1: a point is its own 0-th neighbour
-    fake_radii = torch.cdist(fake, fake).kthvalue(k + 1, dim=1).values
+    def distance(a, b):  # exact Euclidean distances (the faster matrix-product form is off by ~1e-4)
+        return torch.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist")
+
+    distances = distance(fake, real)                                 # (n_fake, n_real)
+    real_radii = distance(real, real).kthvalue(k + 1, dim=1).values  # k + 1: a point is its own 0-th neighbour
+    fake_radii = distance(fake, fake).kthvalue(k + 1, dim=1).values
     precision = (distances <= real_radii[None, :]).any(1).double().mean()
     recall = (distances.T <= fake_radii[None, :]).any(1).double().mean()
     return float(precision), float(recall)
@@ -190,7 +193,7 @@ def second_network(train_if_missing: bool = True, verbose: bool = False) -> Digi
     return zoo.load("second_cnn", train_if_missing=train_if_missing, verbose=verbose)
 
 
-def evaluate_samples(samples: torch.Tensor, n: int | None = None, *, real: torch.Tensor | None = None,
+def evaluate_samples(samples: torch.Tensor | dict, n: int | None = None, *, real: torch.Tensor | None = None,
                      other_real: torch.Tensor | None = None, train: torch.Tensor | None = None,
                      networks: dict | None = None, k: int = 3, seed: int = 0) -> dict:
     """The course's one evaluation protocol for generated digits (N, 1, 28, 28) in [0, 1].
@@ -198,7 +201,9 @@ def evaluate_samples(samples: torch.Tensor, n: int | None = None, *, real: torch
     The first ``n`` samples are compared with ``n`` held-out real digits (``real``, default: the test split),
     and every score sits next to its *floor*: the same score for ``n`` other held-out digits (``other_real``,
     default: the validation split; disjoint from ``real``) against the same ``n``. A score at its floor means
-    "as good as real data, at this sample size". ``n`` defaults to as many as all three sets allow.
+    "as good as real data, at this sample size". ``n`` defaults to as many as all the sets allow.
+    ``samples`` may be {model name: digits}: every model is then scored at the same ``n`` against the same
+    real digits (their features and the floors are computed once), and the result is {model name: dict}.
 
     Returns a plain dict (``evaluation_table`` prints it):
       n              images on each side
@@ -211,39 +216,49 @@ def evaluate_samples(samples: torch.Tensor, n: int | None = None, *, real: torch
     """
     from .data import load_mnist
 
+    models = dict(samples) if isinstance(samples, dict) else {"samples": samples}
+    if not models:
+        raise ValueError("samples is an empty dict: pass generated digits, or {model name: generated digits}")
     real = load_mnist("test").tensors[0] if real is None else real
     other_real = load_mnist("val").tensors[0] if other_real is None else other_real
     train = load_mnist("train").tensors[0] if train is None else train
-    for name, images in (("samples", samples), ("real", real), ("other_real", other_real), ("train", train)):
+    for name, images in (*models.items(), ("real", real), ("other_real", other_real), ("train", train)):
         check_images(images, value_range=(0, 1), channels=(1,), size=(28, 28), name=name)
-    check_same_device(samples, real, other_real, train, names=("samples", "real", "other_real", "train"))
+    check_same_device(*models.values(), real, other_real, train, names=(*models, "real", "other_real", "train"))
     networks = networks or {"evaluation_cnn": evaluation_network(verbose=False), "second_cnn": second_network()}
-    largest = min(len(samples), len(real), len(other_real))
+    fewest = min(models, key=lambda name: len(models[name]))
+    largest = min(len(models[fewest]), len(real), len(other_real))
     n = largest if n is None else check_positive_int(n, "n")
     if n > largest:
-        raise ValueError(f"n = {n} images per side, but there are only {len(samples)} samples, {len(real)} real and "
-                         f"{len(other_real)} other real digits: pass n <= {largest} or more images")
+        raise ValueError(f"n = {n} images per side, but there are only {len(models[fewest])} {fewest}, {len(real)} "
+                         f"real and {len(other_real)} other real digits: pass n <= {largest} or more images")
     dimensions = max(network.config["feature_dim"] for network in networks.values())
     if n <= dimensions:
         raise ValueError(f"FID needs more than {dimensions} images on each side (a {dimensions}-feature covariance), "
                          f"got n = {n}")
     if not 0 < check_positive_int(k, "k") < n:
         raise ValueError(f"k must be smaller than n = {n} (the k-th nearest neighbour among the others), got {k}")
-    samples, real, other_real = samples[:n], real[:n], other_real[:n]
-    predicted, confidence = digit_predictions(samples, networks.get("evaluation_cnn"))
-    histogram = torch.bincount(predicted, minlength=10).double() / n
-    report = {"n": n, "confident": float((confidence >= 0.9).double().mean()), "histogram": histogram.tolist(),
-              "classes_covered": int((histogram >= 0.05).sum()), "memorization": memorization_score(samples, train, real)}
-    for name, network in networks.items():
-        reference, fake, floor = (digit_features(images, network) for images in (real, samples, other_real))
-        subset = min(200, n // 2)  # subsets of all n images would all be the same set: no spread
-        (kid, kid_std), (kid_floor, _) = _kid(reference, fake, subset, 50, seed), _kid(reference, floor, subset, 50, seed)
-        (precision, recall), (precision_floor, recall_floor) = (_precision_recall(reference, fake, k),
-                                                                _precision_recall(reference, floor, k))
-        report[name] = {"fid": _fid(reference, fake), "fid_floor": _fid(reference, floor), "kid": kid,
-                        "kid_std": kid_std, "kid_floor": kid_floor, "precision": precision, "recall": recall,
-                        "precision_floor": precision_floor, "recall_floor": recall_floor}
-    return report
+    real, subset = real[:n], min(200, n // 2)  # subsets of all n images would all be the same set: no spread
+
+    def scores(reference, features):  # every score of one feature set against the real digits' features
+        kid, kid_std = _kid(reference, features, subset, 50, seed)
+        precision, recall = _precision_recall(reference, features, k)
+        return {"fid": _fid(reference, features), "kid": kid, "kid_std": kid_std, "precision": precision, "recall": recall}
+
+    references = {name: digit_features(real, network) for name, network in networks.items()}
+    floors = {name: scores(references[name], digit_features(other_real[:n], network)) for name, network in networks.items()}
+    reports = {}
+    for model, images in models.items():
+        images = images[:n]
+        predicted, confidence = digit_predictions(images, networks.get("evaluation_cnn"))
+        histogram = torch.bincount(predicted, minlength=10).double() / n
+        reports[model] = {"n": n, "confident": float((confidence >= 0.9).double().mean()),
+                          "histogram": histogram.tolist(), "classes_covered": int((histogram >= 0.05).sum()),
+                          "memorization": memorization_score(images, train, real)}
+        for name, network in networks.items():
+            reports[model][name] = scores(references[name], digit_features(images, network)) | {
+                f"{key}_floor": value for key, value in floors[name].items() if key != "kid_std"}
+    return reports if isinstance(samples, dict) else reports["samples"]
 
 
 def evaluation_table(reports: dict) -> str:
@@ -257,13 +272,13 @@ def evaluation_table(reports: dict) -> str:
                          "FID and its floor compare only at the same n")
     first = next(iter(reports.values()))
     extractors = [key for key, value in first.items() if isinstance(value, dict)]
-    header = "".join(f"{'FID':>8}{'KID x1000':>15}{'prec':>6}{'recall':>7}" for _ in extractors)
-    lines = [f"{'n = %d per side' % first['n']:<22}" + "".join(f"{name:>36}" for name in extractors),
+    header = "".join(f"{'FID':>10}{'KID':>10}{' ± std':<10}{'prec':>6}{'recall':>7}" for _ in extractors)
+    lines = [f"{'n = %d per side' % first['n']:<22}" + "".join(f"{name:>43}" for name in extractors),
              f"{'':<22}{header}{'confident':>11}{'classes':>8}{'memorization':>13}"]
 
     def scores(report, suffix=""):  # FID, KID (± its spread over subsets, for the samples), precision, recall
-        spread = lambda e: f" ±{1000 * report[e]['kid_std']:<5.2f}" if not suffix else " " * 7
-        return "".join(f"{report[e]['fid' + suffix]:>8.2f}{1000 * report[e]['kid' + suffix]:>8.2f}{spread(e)}"
+        spread = lambda e: f" ±{report[e]['kid_std']:<8.2g}" if not suffix else " " * 10
+        return "".join(f"{report[e]['fid' + suffix]:>10.2f}{report[e]['kid' + suffix]:>10.3g}{spread(e)}"
                        f"{report[e]['precision' + suffix]:>6.2f}{report[e]['recall' + suffix]:>7.2f}" for e in extractors)
 
     lines.append(f"{'real vs real (floor)':<22}{scores(first, '_floor')}")
