@@ -334,7 +334,8 @@ def task_reference(args):
     """Retrain the shipped reference models in full mode and refresh course_lib/reference/.
 
     Runs every notebook that trains one (course_lib.reference.MODELS) in full mode, in a fresh
-    COURSE_HOME (.course_home/reference, or COURSE_HOME), then writes the slim fp16 files and
+    COURSE_HOME (.course_home/reference, or COURSE_HOME; a model no notebook trains, the second
+    feature extractor "second_cnn", is trained by its recipe in course_lib.zoo), then writes the slim fp16 files and
     manifest.json (checksums, held-out quality). ``--no-train`` only refreshes from the checkpoints
     already there. Takes about 15 minutes on 2 idle CPU cores.
     """
