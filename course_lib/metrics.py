@@ -193,6 +193,7 @@ def second_network(train_if_missing: bool = True, verbose: bool = False) -> Digi
     return zoo.load("second_cnn", train_if_missing=train_if_missing, verbose=verbose)
 
 
+@torch.no_grad()
 def evaluate_samples(samples: torch.Tensor | dict, n: int | None = None, *, real: torch.Tensor | None = None,
                      other_real: torch.Tensor | None = None, train: torch.Tensor | None = None,
                      networks: dict | None = None, k: int = 3, seed: int = 0) -> dict:
@@ -225,7 +226,9 @@ def evaluate_samples(samples: torch.Tensor | dict, n: int | None = None, *, real
     for name, images in (*models.items(), ("real", real), ("other_real", other_real), ("train", train)):
         check_images(images, value_range=(0, 1), channels=(1,), size=(28, 28), name=name)
     check_same_device(*models.values(), real, other_real, train, names=(*models, "real", "other_real", "train"))
-    networks = networks or {"evaluation_cnn": evaluation_network(verbose=False), "second_cnn": second_network()}
+    networks = dict(networks or {"evaluation_cnn": evaluation_network(verbose=False), "second_cnn": second_network()})
+    if "evaluation_cnn" not in networks:  # its classes give the confidence and the histogram
+        networks["evaluation_cnn"] = evaluation_network(verbose=False)
     fewest = min(models, key=lambda name: len(models[name]))
     largest = min(len(models[fewest]), len(real), len(other_real))
     n = largest if n is None else check_positive_int(n, "n")
@@ -247,16 +250,22 @@ def evaluate_samples(samples: torch.Tensor | dict, n: int | None = None, *, real
 
     references = {name: digit_features(real, network) for name, network in networks.items()}
     floors = {name: scores(references[name], digit_features(other_real[:n], network)) for name, network in networks.items()}
+    heldout_distance = nearest_neighbour_distances(real, train).median()  # memorization_score's denominator, once
+    if not heldout_distance > 0:
+        raise ValueError("the real digits are at distance 0 from the training set: pass held-out digits as real")
     reports = {}
     for model, images in models.items():
         images = images[:n]
-        predicted, confidence = digit_predictions(images, networks.get("evaluation_cnn"))
+        features = {name: digit_features(images, network) for name, network in networks.items()}
+        judge = next(networks["evaluation_cnn"].parameters())
+        logits = networks["evaluation_cnn"].head(features["evaluation_cnn"].to(judge.device, judge.dtype)).cpu()
+        confidence, predicted = logits.softmax(1).max(1)  # the network's forward pass is head(features)
         histogram = torch.bincount(predicted, minlength=10).double() / n
         reports[model] = {"n": n, "confident": float((confidence >= 0.9).double().mean()),
                           "histogram": histogram.tolist(), "classes_covered": int((histogram >= 0.05).sum()),
-                          "memorization": memorization_score(images, train, real)}
-        for name, network in networks.items():
-            reports[model][name] = scores(references[name], digit_features(images, network)) | {
+                          "memorization": float(nearest_neighbour_distances(images, train).median() / heldout_distance)}
+        for name in networks:
+            reports[model][name] = scores(references[name], features[name]) | {
                 f"{key}_floor": value for key, value in floors[name].items() if key != "kid_std"}
     return reports if isinstance(samples, dict) else reports["samples"]
 
