@@ -45,6 +45,7 @@ def train_second_cnn(path: Path) -> None:
     other augmentation (shifts of at most 1 pixel, not 2), other batches and learning rate
     (``config.BUDGETS["second_cnn"]``); the same training digits, the only ones that are not held out.
     """
+    import torch
     import torch.nn.functional as F
 
     from .checkpoints import save_checkpoint
