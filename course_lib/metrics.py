@@ -187,9 +187,13 @@ class SecondDigitClassifier(DigitClassifier):
 
 
 def second_network(train_if_missing: bool = True, verbose: bool = False) -> DigitClassifier:
-    """The ``SecondDigitClassifier``, trained (``zoo.load("second_cnn")``: trained on the spot if missing)."""
-    from . import zoo
+    """The trained ``SecondDigitClassifier``: yours (``zoo.load("second_cnn")``) if saved, else the shipped one,
+    else trained on the spot by ``zoo``'s recipe (no notebook trains it)."""
+    from . import reference, zoo
+    from .config import checkpoint_path
 
+    if not checkpoint_path("second_cnn").exists() and "second_cnn" in reference.manifest():
+        return reference.load("second_cnn", verbose=verbose)
     return zoo.load("second_cnn", train_if_missing=train_if_missing, verbose=verbose)
 
 

@@ -59,9 +59,10 @@ def train_second_cnn(path: Path) -> None:
     seed_everything(1)
     model = SecondDigitClassifier()
     generator = torch.Generator().manual_seed(1)
-    fit(model, load_mnist("train"), lambda m, batch: F.cross_entropy(m(random_shift(batch[0], 1, generator)), batch[1]),
-        optimizer=torch.optim.Adam(model.parameters(), lr=budget.lr), steps=budget.steps,
-        batch_size=budget.batch_size, seed=1, desc="second CNN")
+    with torch.enable_grad():  # it may be asked for inside a no_grad evaluation
+        fit(model, load_mnist("train"), lambda m, batch: F.cross_entropy(m(random_shift(batch[0], 1, generator)), batch[1]),
+            optimizer=torch.optim.Adam(model.parameters(), lr=budget.lr), steps=budget.steps,
+            batch_size=budget.batch_size, seed=1, desc="second CNN")
     save_checkpoint(path, models=model, config=model.config,
                     extra={"val_accuracy": accuracy(model, load_mnist("val")), "steps": budget.steps})
 

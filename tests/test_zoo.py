@@ -75,3 +75,13 @@ def test_a_model_no_notebook_trains_is_trained_on_the_spot_by_its_recipe(monkeyp
     model = zoo.load("second_cnn")
     assert isinstance(model, SecondDigitClassifier) and checkpoint_path("second_cnn").exists()
     assert zoo.ENTRIES["second_cnn"].notebook is None
+
+
+def test_the_recipe_trains_even_when_asked_for_inside_no_grad(monkeypatch, tmp_path):
+    from course_lib.config import BUDGETS, Budget
+
+    monkeypatch.setenv("COURSE_HOME", str(tmp_path))
+    monkeypatch.setitem(BUDGETS["second_cnn"], "steps", Budget(full=2, fast=2))
+    with torch.no_grad():  # as evaluate_samples asks for it
+        zoo.load("second_cnn")
+    assert checkpoint_path("second_cnn").exists()
