@@ -161,8 +161,9 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "samples_per_class": Budget(full=300, fast=50),  # main model's per-class accuracy
         "eval_per_class": Budget(full=50, fast=50),  # samples per class for FID (n = 10x, vs n held-out) and diversity
     },
-    "pix2pix": {  # notebooks/07_pix2pix.ipynb (five small translators are trained on this budget)
-        "steps": Budget(full=1200, fast=60),
+    "pix2pix": {  # notebooks/07_pix2pix.ipynb (five small translators, each trained once per seed)
+        "seeds": Budget(full=3, fast=2),  # every comparison is read as mean, spread and per-seed difference
+        "steps": Budget(full=400, fast=30),  # per translator and seed: 3 x 400 cost what one run of 1,200 did
         "batch_size": Budget(full=32, fast=32),
         "lr": Budget(full=1e-3, fast=1e-3),
         "train_digits": Budget(full=4000, fast=1000),  # edges->digits training pairs
