@@ -136,3 +136,19 @@ def test_the_second_extractor_is_another_architecture_trained_apart(protocol):
     assert isinstance(second, metrics.SecondDigitClassifier) and not isinstance(first, metrics.SecondDigitClassifier)
     assert not any(isinstance(layer, torch.nn.BatchNorm2d) for layer in second.modules())
     assert second.config["feature_dim"] != first.config["feature_dim"]
+
+
+def test_the_hand_written_fid_and_kid_agree_with_torchmetrics_on_the_same_features():
+    """Eqs. (3.7) and (3.8) are written out in metrics for the course; torchmetrics' own formulas are the reference."""
+    from torchmetrics.image.fid import _compute_fid
+    from torchmetrics.image.kid import poly_mmd
+
+    from course_lib.metrics import _fid, _kid
+
+    generator = torch.Generator().manual_seed(0)
+    real = torch.randn(300, 16, generator=generator, dtype=torch.float64)
+    fake = 1.3 * torch.randn(300, 16, generator=generator, dtype=torch.float64) + 0.2
+    expected_fid = _compute_fid(real.mean(0), real.T.cov(), fake.mean(0), fake.T.cov())
+    assert abs(_fid(real, fake) - float(expected_fid)) < 1e-9
+    kid_of_one_subset_holding_everything = _kid(real, fake, subset_size=300, subsets=1, seed=0)[0]
+    assert abs(kid_of_one_subset_holding_everything - float(poly_mmd(real, fake, degree=3, coef=1.0))) < 1e-9
