@@ -107,7 +107,7 @@ class Budget:
 # Full-mode values are the ones the notebooks' promised quality was measured with.
 BUDGETS: dict[str, dict[str, Budget]] = {
     "cnn": {  # notebooks/01_cnn_building_blocks.ipynb
-        "steps": Budget(full=1500, fast=200),  # optimizer steps (an epoch of bundled digits is 63)
+        "steps": Budget(full=1500, fast=120),  # optimizer steps (an epoch of bundled digits is 63)
         "batch_size": Budget(full=64, fast=64),
         "lr": Budget(full=1e-3, fast=1e-3),
     },
