@@ -147,6 +147,7 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "conv_batch_size": Budget(full=64, fast=64),
         "latent2d_steps": Budget(full=2000, fast=100),  # the 2-D latent MLP VAE, batch 128
         "beta_steps": Budget(full=800, fast=40),  # each MLP VAE of the beta curve, batch 128
+        "seeds": Budget(full=3, fast=1),  # MLP VAEs per beta, one per seed (mean and range): 15 x 800 steps in full mode
         "lr": Budget(full=1e-3, fast=1e-3),
         "iw_samples": Budget(full=100, fast=100),  # k of the importance-weighted estimate
         "iw_digits": Budget(full=500, fast=100),  # test digits it is averaged over (500 = all bundled ones)
@@ -223,6 +224,7 @@ BUDGETS: dict[str, dict[str, Budget]] = {
     },
     "comparison": {  # notebooks/10_comparison_and_outlook.ipynb
         "samples": Budget(full=2000, fast=300),  # generated digits per model for FID, confidence, coverage
+        "sample_seeds": Budget(full=3, fast=2),  # draws of each model's samples (other noise, same n and digits)
         "seeds": Budget(full=3, fast=2),  # independent short trainings per model for the stability study
         "stability_steps": Budget(full=800, fast=30),  # steps of each of those trainings
         "iw_samples": Budget(full=200, fast=20),  # k of the importance-weighted likelihood
