@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from course_lib import metrics
+from course_lib import metrics, reference
 from course_lib.data import load_mnist
 
 
@@ -12,7 +12,7 @@ def protocol(evaluation_network):
     real = the first 250 test digits, other_real = the other 250, and the 500 validation digits play the samples."""
     test, train = load_mnist("test").tensors[0], load_mnist("train").tensors[0]
     return {"real": test[:250], "other_real": test[250:], "train": train,
-            "networks": {"evaluation_cnn": evaluation_network, "second_cnn": metrics.second_network()}}
+            "networks": {"evaluation_cnn": evaluation_network, "second_cnn": reference.load("second_cnn")}}
 
 
 @pytest.fixture(scope="module")
