@@ -222,6 +222,23 @@ def browser(lab):
             chromium.close()
 
 
+@pytest.fixture(scope="module")
+def page(lab, browser):
+    """One JupyterLab page for every test, as a student keeps one tab open (``?reset``: no workspace restored).
+
+    Each test opens its notebook from inside the app (File > Open does the same) and closes it at the end;
+    loading JupyterLab itself once saves a page load per notebook.
+    """
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.console_log = []
+    page.on("console", lambda message: page.console_log.append(f"{message.type}: {message.text}"))
+    page.goto(f"{lab.base_url}/lab?reset&token={lab.token}")
+    page.wait_for_function("() => window.jupyterapp", timeout=SERVER_START_TIMEOUT_S * 1000)
+    page.evaluate("() => window.jupyterapp.restored")  # before opening anything: the reset layout replaces it
+    yield page
+    page.close()
+
+
 # --------------------------------------------------------------------------- driving JupyterLab
 # The notebook's cells as JupyterLab's own model sees them (window.jupyterapp: --LabApp.expose_app_in_browser).
 CELLS_JS = """() => {
@@ -242,20 +259,33 @@ CELLS_JS = """() => {
 }"""
 
 
-def open_notebook(browser, lab: LabServer, relative: str):
-    """A fresh page with ``relative`` open and its kernel idle (``?reset``: no workspace restored)."""
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    console = []
-    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
-    page.console_log = console
-    page.goto(f"{lab.base_url}/lab/tree/{relative}?reset&token={lab.token}")
+# Shut every open notebook's kernel down and close its tab unsaved (autosave is off: nothing is written).
+CLOSE_NOTEBOOKS_JS = """async () => {
+  for (const widget of Array.from(window.jupyterapp.shell.widgets('main'))) {
+    if (!widget.context || !widget.sessionContext) continue;  // the launcher
+    await widget.sessionContext.shutdown();
+    widget.context.model.dirty = false;
+    widget.dispose();
+  }
+}"""
+
+
+def open_notebook(page, relative: str):
+    """Opens ``relative`` in the JupyterLab page and waits until it is the current tab with an idle kernel.
+
+    A notebook a failed test left open is closed first, so that the page shows one notebook at a time.
+    """
+    page.evaluate(CLOSE_NOTEBOOKS_JS)
+    page.console_log.clear()
+    page.evaluate("(path) => { window.jupyterapp.commands.execute('docmanager:open', {path, factory: 'Notebook'}); }",
+                  relative)
     page.wait_for_function(
         """(path) => { const app = window.jupyterapp; const panel = app && app.shell.currentWidget;
                        const kernel = panel && panel.sessionContext && panel.sessionContext.session
                                       && panel.sessionContext.session.kernel;
-                       return panel && panel.context.path === path && kernel && kernel.status === 'idle'; }""",
+                       return panel && panel.context && panel.context.path === path && kernel
+                              && kernel.status === 'idle'; }""",
         arg=relative, timeout=SERVER_START_TIMEOUT_S * 1000)
-    return page
 
 
 def run_all_cells_from_the_menu(page) -> None:
@@ -309,10 +339,9 @@ def screenshot_whole_notebook(page, path: Path) -> None:
 
 
 def close(page, artifacts: Path, name: str) -> None:
-    """Shuts the page's kernel down (memory) and closes the page, saving its console log."""
+    """Shuts the notebook's kernel down (memory) and closes its tab unsaved, saving the console log."""
     (artifacts / f"{name}_console.log").write_text("\n".join(page.console_log))
-    page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
-    page.close()
+    page.evaluate(CLOSE_NOTEBOOKS_JS)
 
 
 # --------------------------------------------------------------------------- the tests
@@ -325,8 +354,8 @@ def test_jupyterlab_listens_only_on_loopback_and_requires_the_token(lab):
         ROOT / "tasks.py").read_text()
 
 
-def test_start_here_runs_every_cell_in_jupyterlab_without_an_error(lab, browser, artifacts):
-    page = open_notebook(browser, lab, START_HERE)
+def test_start_here_runs_every_cell_in_jupyterlab_without_an_error(page, artifacts):
+    open_notebook(page, START_HERE)
     page.screenshot(path=str(artifacts / "00_start_here_opened.png"))
     started = time.monotonic()
     run_all_cells_from_the_menu(page)
@@ -343,10 +372,10 @@ def test_start_here_runs_every_cell_in_jupyterlab_without_an_error(lab, browser,
 
 
 @pytest.mark.parametrize("relative", widget_notebooks())
-def test_moving_a_slider_redraws_the_image(lab, browser, artifacts, relative):
+def test_moving_a_slider_redraws_the_image(page, artifacts, relative):
     assert (ROOT / relative).exists(), f"{relative} does not exist"
     name = Path(relative).stem
-    page = open_notebook(browser, lab, relative)
+    open_notebook(page, relative)
     started = time.monotonic()
     run_all_cells_from_the_menu(page)
     state = wait_until_all_cells_ran(page)
