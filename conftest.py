@@ -11,6 +11,10 @@ so the grouping is a scheduler of our own: pytest-xdist's documented ``pytest_xd
 """
 import pytest
 
+# The browser test's fixture notebook runs inside JupyterLab (tests/test_browser.py checks every cell ran without an
+# error there); nbval need not run it a second time in a plain kernel.
+collect_ignore_glob = ["tests/browser/*.ipynb"]
+
 # Longest first (measured, 2026-12-01): the rest fill the gaps, so neither process ends with a long file alone.
 LONGEST_FIRST = ("notebooks", "tests/test_nbgrader.py", "tests/test_browser.py", "tests/test_training_matters.py",
                  "tests/test_ddp.py", "tests/test_diffusion.py", "tests/test_site.py", "tests/test_pix2pix_checks.py",
