@@ -163,7 +163,7 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "eval_per_class": Budget(full=50, fast=50),  # samples per class for FID (n = 10x, vs n held-out) and diversity
     },
     "pix2pix": {  # notebooks/07_pix2pix.ipynb (five small translators, each trained once per seed)
-        "seeds": Budget(full=3, fast=2),  # every comparison is read as mean, spread and per-seed difference
+        "seeds": Budget(full=3, fast=1),  # every comparison is read as mean, spread and per-seed difference
         "steps": Budget(full=400, fast=30),  # per translator and seed: 3 x 400 cost what one run of 1,200 did
         "batch_size": Budget(full=32, fast=32),
         "lr": Budget(full=1e-3, fast=2e-3),  # Adam, both players; fast: 30 steps at 1e-3 do not beat the mean digit
@@ -291,7 +291,7 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "gan_steps": Budget(full=800, fast=300),  # the 1-D toy GAN: G(z) = a z + b against a small MLP D
         "gan_lr": Budget(full=1e-2, fast=1e-2),  # Adam, betas (0.5, 0.999), both players
         "vae_steps": Budget(full=1500, fast=150),  # the MLP VAE (latent 8, hidden 256), batch 128
-        "seeds": Budget(full=3, fast=2),
+        "seeds": Budget(full=3, fast=1),  # fast mode: one seed shows each effect; full mode checks it on all three
     },
 }
 
@@ -300,7 +300,7 @@ def budgets(name: str, verbose: bool = True) -> SimpleNamespace:
     """The budgets of notebook ``name`` resolved for the current mode.
 
     >>> b = budgets("cnn")      # prints a small table
-    >>> b.steps                 # 1500 in full mode, 200 with COURSE_FAST=1
+    >>> b.steps                 # 1500 in full mode, 120 with COURSE_FAST=1
     """
     if name not in BUDGETS:
         raise ValueError(f"unknown budget set {name!r}; valid choices: {sorted(BUDGETS)}")
