@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # course_lib from 
 
 from course_lib.diffusion import (NUM_CLASSES, TimeUNet, cosine_schedule, diffusion_loss, drop_labels,  # noqa: E402
                                   flow_matching_loss, sample_diffusion, sample_flow, to_unit_range)
+from course_lib.metrics import frechet_distance  # noqa: E402  (Eq. 3.7 on features; they stay on the CPU)
 
 DEFAULTS = dict(objective="v", steps=3500, every=500, batch=128, lr=2e-3, warmup=200, decay="cosine", width=32,
                 groups=8, emb=128, ema=0.999, p_uncond=0.1, time="logit_normal", seed=0, device="cuda", data="",
@@ -73,16 +74,6 @@ def features_and_predictions(network, images, device):
         feats.append(network.features(x).double().cpu())
         probs.append(network(x).softmax(1).cpu())
     return torch.cat(feats), torch.cat(probs)
-
-
-def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
-    """FID between Gaussians fitted to two feature sets, as torchmetrics computes it (unbiased covariances)."""
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = torch.cov(a.T), torch.cov(b.T)
-    values, vectors = torch.linalg.eigh(cov_a)
-    root_a = vectors @ torch.diag(values.clamp(min=0).sqrt()) @ vectors.T
-    middle = torch.linalg.eigvalsh(root_a @ cov_b @ root_a).clamp(min=0).sqrt().sum()
-    return float((mu_a - mu_b).square().sum() + cov_a.trace() + cov_b.trace() - 2 * middle)
 
 
 class Scorer:

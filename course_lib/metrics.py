@@ -19,7 +19,7 @@ from .config import checkpoint_path
 from .validate import check_images, check_positive_int, check_same_device
 
 __all__ = ["save_evaluation_network", "evaluation_network", "digit_predictions", "class_histogram", "digit_features",
-           "classifier_fid", "classifier_kid", "real_floor", "SecondDigitClassifier", "second_network",
+           "frechet_distance", "classifier_fid", "classifier_kid", "real_floor", "SecondDigitClassifier", "second_network",
            "evaluate_samples", "evaluation_table", "psnr", "ssim", "colourfulness", "nearest_neighbour_distances",
            "memorization_score"]
 
@@ -77,8 +77,9 @@ def digit_features(images: torch.Tensor, network: DigitClassifier | None = None)
     return _batched(network, images, network.features).double()
 
 
-def _fid(real: torch.Tensor, fake: torch.Tensor) -> float:
-    """Eq. (3.7) on Gaussians fitted to two feature sets (N, d): |mu_r - mu_f|^2 + Tr(S_r + S_f - 2 (S_r S_f)^(1/2)).
+def frechet_distance(real: torch.Tensor, fake: torch.Tensor) -> float:
+    """FID from features, Eq. (3.7): Gaussians fitted to two feature sets (N, d) (``digit_features``),
+    |mu_r - mu_f|^2 + Tr(S_r + S_f - 2 (S_r S_f)^(1/2)). Compute a set's features once to score it many times.
 
     S_r S_f has real eigenvalues >= 0 (it is similar to S_r^(1/2) S_f S_r^(1/2)): the trace of its root is the
     sum of their square roots.
@@ -130,7 +131,7 @@ def classifier_fid(real: torch.Tensor, fake: torch.Tensor, network: DigitClassif
     if min(len(real), len(fake)) <= dimensions:
         raise ValueError(f"FID needs more than {dimensions} images on each side "
                          f"(got {len(real)} real, {len(fake)} fake)")
-    return _fid(digit_features(real, network), digit_features(fake, network))
+    return frechet_distance(digit_features(real, network), digit_features(fake, network))
 
 
 def classifier_kid(real: torch.Tensor, fake: torch.Tensor, network: DigitClassifier | None = None,
@@ -250,7 +251,7 @@ def evaluate_samples(samples: torch.Tensor | dict, n: int | None = None, *, real
     def scores(reference, features):  # every score of one feature set against the real digits' features
         kid, kid_std = _kid(reference, features, subset, 50, seed)
         precision, recall = _precision_recall(reference, features, k)
-        return {"fid": _fid(reference, features), "kid": kid, "kid_std": kid_std, "precision": precision, "recall": recall}
+        return {"fid": frechet_distance(reference, features), "kid": kid, "kid_std": kid_std, "precision": precision, "recall": recall}
 
     references = {name: digit_features(real, network) for name, network in networks.items()}
     floors = {name: scores(references[name], digit_features(other_real[:n], network)) for name, network in networks.items()}
