@@ -131,7 +131,7 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "lr": Budget(full=5e-4, fast=5e-4),  # Adam, betas (0.5, 0.999); the paper's 2e-4 is slower on a short run
         "width": Budget(full=24, fast=16),  # channels of D's first layer (then 2w, 4w); G has 4w / 2w / w
         "ema_decay": Budget(full=0.998, fast=0.95),  # EMA of G's weights (Eq. 3.4): ~1 / (1 - decay) steps
-        "samples": Budget(full=1000, fast=300),  # generated digits scored by the evaluation network
+        "samples": Budget(full=1000, fast=200),  # generated digits scored by the evaluation network
     },
     "vae_elbo": {  # notebooks/04_vae_elbo.ipynb
         "steps": Budget(full=3000, fast=150),  # optimizer steps of the MLP VAE at lr (an epoch is 32 steps)
@@ -160,7 +160,7 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "lr": Budget(full=5e-4, fast=5e-4),
         "ema_decay": Budget(full=0.99, fast=0.9),  # EMA of G's weights (Eq. 3.4), as in notebook 03
         "samples_per_class": Budget(full=300, fast=50),  # main model's per-class accuracy
-        "eval_per_class": Budget(full=50, fast=50),  # samples per class for FID (n = 10x, vs n held-out) and diversity
+        "eval_per_class": Budget(full=50, fast=20),  # samples per class for FID (n = 10x, vs n held-out) and diversity
     },
     "pix2pix": {  # notebooks/07_pix2pix.ipynb (five small translators, each trained once per seed)
         "seeds": Budget(full=3, fast=1),  # every comparison is read as mean, spread and per-seed difference
@@ -194,7 +194,7 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "width": Budget(full=32, fast=32),  # U-Net channels at 14x14 (2x at 7x7)
         "ema_decay": Budget(full=0.999, fast=0.99),
         "label_dropout": Budget(full=0.1, fast=0.1),  # share of labels replaced by NO_LABEL (guidance)
-        "samples": Budget(full=1000, fast=200),  # generated digits scored by the evaluation network
+        "samples": Budget(full=1000, fast=150),  # generated digits scored by the evaluation network (FID: > 128)
         "curve_samples": Budget(full=300, fast=130),  # per point of the quality-vs-steps curve (FID needs > 128)
         "curve_steps": Budget(full=(10, 25, 50, 250), fast=(4, 10)),
         "guidance_samples": Budget(full=500, fast=50),  # class-balanced, per guidance weight
@@ -210,7 +210,7 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "width": Budget(full=32, fast=32),
         "ema_decay": Budget(full=0.999, fast=0.99),
         "label_dropout": Budget(full=0.1, fast=0.1),
-        "samples": Budget(full=1000, fast=200),
+        "samples": Budget(full=1000, fast=150),
         "curve_samples": Budget(full=300, fast=130),
         "nfe": Budget(full=(4, 10, 20, 50), fast=(4, 10)),  # network evaluations per sample on the comparison plot
         "guidance_samples": Budget(full=500, fast=50),
@@ -223,7 +223,7 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "samples": Budget(full=500, fast=50),  # guided samples (w = 1) scored for the threshold
     },
     "comparison": {  # notebooks/10_comparison_and_outlook.ipynb
-        "samples": Budget(full=2000, fast=300),  # generated digits per model for FID, confidence, coverage
+        "samples": Budget(full=2000, fast=200),  # generated digits per model for FID, confidence, coverage
         "sample_seeds": Budget(full=3, fast=2),  # draws of each model's samples (other noise, same n and digits)
         "seeds": Budget(full=3, fast=2),  # independent short trainings per model for the stability study
         "stability_steps": Budget(full=800, fast=30),  # steps of each of those trainings
