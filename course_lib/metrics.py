@@ -286,18 +286,19 @@ def evaluation_table(reports: dict) -> str:
                          "FID and its floor compare only at the same n")
     first = next(iter(reports.values()))
     extractors = [key for key, value in first.items() if isinstance(value, dict)]
+    width = max(22, *(len(name) + 2 for name in reports))  # the name column fits the longest model name
     header = "".join(f"{'FID':>10}{'KID':>10}{' ± std':<10}{'prec':>6}{'recall':>7}" for _ in extractors)
-    lines = [f"{'n = %d per side' % first['n']:<22}" + "".join(f"{name:>43}" for name in extractors),
-             f"{'':<22}{header}{'confident':>11}{'classes':>8}{'memorization':>13}"]
+    lines = [f"{'n = %d per side' % first['n']:<{width}}" + "".join(f"{name:>43}" for name in extractors),
+             f"{'':<{width}}{header}{'confident':>11}{'classes':>8}{'memorization':>13}"]
 
     def scores(report, suffix=""):  # FID, KID (± its spread over subsets, for the samples), precision, recall
         spread = lambda e: f" ±{report[e]['kid_std']:<8.2g}" if not suffix else " " * 10
         return "".join(f"{report[e]['fid' + suffix]:>10.2f}{report[e]['kid' + suffix]:>10.3g}{spread(e)}"
                        f"{report[e]['precision' + suffix]:>6.2f}{report[e]['recall' + suffix]:>7.2f}" for e in extractors)
 
-    lines.append(f"{'real vs real (floor)':<22}{scores(first, '_floor')}")
+    lines.append(f"{'real vs real (floor)':<{width}}{scores(first, '_floor')}")
     for name, report in reports.items():
-        lines.append(f"{name:<22}{scores(report)}{report['confident']:>11.1%}{report['classes_covered']:>8}"
+        lines.append(f"{name:<{width}}{scores(report)}{report['confident']:>11.1%}{report['classes_covered']:>8}"
                      f"{report['memorization']:>13.2f}")
     return "\n".join(lines)
 

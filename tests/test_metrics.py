@@ -131,6 +131,12 @@ def test_the_table_puts_the_floor_first_and_one_row_per_model(protocol, unseen_d
     assert f"{reports['noise']['evaluation_cnn']['fid']:.2f}" in lines[4]
 
 
+def test_the_table_keeps_its_columns_under_a_long_model_name(protocol, unseen_digits):
+    report = metrics.evaluate_samples(unseen_digits, **protocol)
+    lines = metrics.evaluation_table({"a model name longer than the column, seed 0": report, "short": report}).splitlines()
+    assert len(lines[3]) == len(lines[4]) and lines[3][-120:] == lines[4][-120:]  # the same scores, in the same columns
+
+
 def test_the_second_extractor_is_another_architecture_trained_apart(protocol):
     first, second = protocol["networks"]["evaluation_cnn"], protocol["networks"]["second_cnn"]
     assert isinstance(second, metrics.SecondDigitClassifier) and not isinstance(first, metrics.SecondDigitClassifier)

@@ -75,6 +75,7 @@ c.CourseDirectory.course_id = "pixels-from-noise"
 c.CourseDirectory.db_url = {db_url!r}
 c.Exchange.root = {exchange!r}
 c.ExecutePreprocessor.timeout = 600
+c.ExecutePreprocessor.shutdown_kernel = "immediate"
 """
 
 
@@ -139,6 +140,13 @@ def autograded_scores(course: Path, assignment: str, student: str) -> dict[str, 
         submission = gradebook.find_submission_notebook(assignment, assignment, student)
         return {grade.name: (grade.score, grade.max_score) for grade in submission.grades
                 if grade.cell.cell_type == "code"}
+
+
+def test_the_readme_configures_nbgrader_as_this_test_does():
+    """The grading settings of the README's nbgrader_config.py are the ones this pipeline runs with."""
+    block = (ROOT / "README.md").read_text().split("cat > nbgrader_config.py <<'EOF'\n", 1)[1].split("\nEOF", 1)[0]
+    readme = {line.split("#")[0].strip() for line in block.splitlines() if line.startswith("c.ExecutePreprocessor")}
+    assert readme and readme <= {line.strip() for line in CONFIG.splitlines()}, readme
 
 
 def test_every_assignment_has_all_three_kinds_of_graded_cell():
