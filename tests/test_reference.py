@@ -129,3 +129,22 @@ def test_notebook_10_uses_the_reference_models_instead_of_running_other_notebook
 def test_the_website_is_built_with_the_reference_models():
     source = (ROOT / "tasks.py").read_text().split("def task_site")[1].split("\ndef ")[0]
     assert 'env["COURSE_REFERENCE"] = "1"' in source
+
+
+def test_two_processes_adopting_the_same_model_at_once_both_succeed(tmp_path, monkeypatch):
+    """The test processes adopt the evaluation network into one fresh COURSE_HOME at the same moment: neither
+    may rename the other's staged copy away (here a second adopt runs between the first one's copy and rename)."""
+    import os
+
+    monkeypatch.setenv("COURSE_HOME", str(tmp_path))
+    rename, calls = os.replace, []
+
+    def rename_after_another_process_adopted(source, target):
+        calls.append(source)
+        if len(calls) == 1:
+            reference.adopt("evaluation_cnn")
+        return rename(source, target)
+
+    monkeypatch.setattr(os, "replace", rename_after_another_process_adopted)
+    reference.adopt("evaluation_cnn")
+    assert len(calls) == 2 and sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["evaluation_cnn_fast.pt"]

@@ -254,11 +254,15 @@ def adopt(name: str) -> nn.Module:
     ``USE_REFERENCE_MODEL`` branch of a training notebook, after its (short) training run.
     """
     import shutil
+    import tempfile
 
     from ..config import checkpoint_path
 
     target = checkpoint_path(name)
-    staged = target.with_name(target.name + ".partial")
+    # staged under a name of its own (as save_checkpoint does), so that two processes adopting at once never
+    # rename each other's copy; a copy left by a killed process is removed by the next load or save
+    fd, staged = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
     shutil.copyfile(path(name), staged)
     os.replace(staged, target)  # atomic: a crash never leaves half a file where a model belongs
     return load(name, verbose=True).requires_grad_(True)  # the notebook's own model again: it may take gradients
