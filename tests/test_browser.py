@@ -226,15 +226,15 @@ def browser(lab):
 def page(lab, browser):
     """One JupyterLab page for every test, as a student keeps one tab open (``?reset``: no workspace restored).
 
-    Each test opens its notebook from inside the app (File > Open does the same) and closes it at the end;
-    loading JupyterLab itself once saves a page load per notebook.
+    It opens on the address ``python3 tasks.py lab`` opens (notebook 00 in JupyterLab); each later notebook is
+    opened from inside the app (File > Open does the same) and closed at the end of its test: JupyterLab itself
+    loads once, not once per notebook.
     """
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.console_log = []
     page.on("console", lambda message: page.console_log.append(f"{message.type}: {message.text}"))
-    page.goto(f"{lab.base_url}/lab?reset&token={lab.token}")
-    page.wait_for_function("() => window.jupyterapp", timeout=SERVER_START_TIMEOUT_S * 1000)
-    page.evaluate("() => window.jupyterapp.restored")  # before opening anything: the reset layout replaces it
+    page.goto(f"{lab.base_url}/lab/tree/{START_HERE}?reset&token={lab.token}")
+    wait_until_current(page, START_HERE)  # before opening anything else: JupyterLab opens this one last
     yield page
     page.close()
 
@@ -273,12 +273,20 @@ CLOSE_NOTEBOOKS_JS = """async () => {
 def open_notebook(page, relative: str):
     """Opens ``relative`` in the JupyterLab page and waits until it is the current tab with an idle kernel.
 
-    A notebook a failed test left open is closed first, so that the page shows one notebook at a time.
+    Any other open notebook (one a failed test left) is closed first: the page shows one notebook at a time.
     """
-    page.evaluate(CLOSE_NOTEBOOKS_JS)
-    page.console_log.clear()
-    page.evaluate("(path) => { window.jupyterapp.commands.execute('docmanager:open', {path, factory: 'Notebook'}); }",
-                  relative)
+    current = page.evaluate("() => { const w = window.jupyterapp.shell.currentWidget; return w && w.context ? "
+                            "w.context.path : null; }")
+    if current != relative:  # notebook 00 is already open from the page's address
+        page.evaluate(CLOSE_NOTEBOOKS_JS)
+        page.console_log.clear()
+        page.evaluate("(path) => { window.jupyterapp.commands.execute('docmanager:open', {path, factory: 'Notebook'}); }",
+                      relative)
+    wait_until_current(page, relative)
+
+
+def wait_until_current(page, relative: str) -> None:
+    """Waits until ``relative`` is JupyterLab's current tab and its kernel is idle."""
     page.wait_for_function(
         """(path) => { const app = window.jupyterapp; const panel = app && app.shell.currentWidget;
                        const kernel = panel && panel.sessionContext && panel.sessionContext.session
