@@ -9,6 +9,7 @@ import glob
 import hashlib
 import os
 import random
+import tempfile
 from pathlib import Path
 from typing import Mapping
 
@@ -51,6 +52,12 @@ def digest(payload: Mapping) -> str:
 
     visit({k: v for k, v in payload.items() if k != "checksum"}, "")
     return sha.hexdigest()
+
+
+def temporary_file_beside(path: Path) -> tuple[int, str]:
+    """(fd, name) of a new file next to ``path`` to write it under before the atomic rename: ``.NAME.PID.xxxx.tmp``,
+    unique to its writer, and deleted by ``remove_stale_temporary_files`` once that process is gone."""
+    return tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
 
 
 def remove_stale_temporary_files(path: Path) -> None:

@@ -13,7 +13,6 @@ import io
 import os
 import pickle
 import re
-import tempfile
 from collections import OrderedDict
 from pathlib import Path
 from typing import Mapping
@@ -23,7 +22,7 @@ import torch
 from torch import nn
 
 from ._checkpoint_file import (digest, model_mismatch, optimizer_mismatch, remove_stale_temporary_files,
-                               rng_state, set_rng_state)
+                               rng_state, set_rng_state, temporary_file_beside)
 from .validate import check_non_negative_int
 
 __all__ = ["CheckpointError", "ArchitectureMismatch", "save_checkpoint", "load_checkpoint", "load_state_dict_checked",
@@ -122,7 +121,7 @@ def save_checkpoint(path, *, models, optimizers=None, step: int = 0, history: Ma
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temporary_files(path)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+        fd, tmp_name = temporary_file_beside(path)
         with os.fdopen(fd, "wb") as handle:
             # Serialised in memory first, then written with one plain write: a full disk then raises
             # OSError(ENOSPC) here, not PyTorch's "[enforce fail ...] unexpected pos" from its zip writer.

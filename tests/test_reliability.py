@@ -15,6 +15,7 @@ import signal
 import socket
 import struct
 import subprocess
+import tempfile
 import sys
 import textwrap
 import time
@@ -252,7 +253,7 @@ def test_read_only_folder_is_a_clear_error_and_corrupts_nothing(tmp_path, monkey
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr(checkpoints.tempfile, "mkstemp", read_only)
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)  # where every checkpoint write gets its file
     with pytest.raises(CheckpointError, match="the folder is read-only"):
         _save_small(path, value=2.0)
     monkeypatch.undo()

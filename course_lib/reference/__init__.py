@@ -254,17 +254,21 @@ def adopt(name: str) -> nn.Module:
     ``USE_REFERENCE_MODEL`` branch of a training notebook, after its (short) training run.
     """
     import shutil
-    import tempfile
 
+    from .._checkpoint_file import temporary_file_beside
     from ..config import checkpoint_path
 
     target = checkpoint_path(name)
-    # staged under a name of its own (as save_checkpoint does), so that two processes adopting at once never
-    # rename each other's copy; a copy left by a killed process is removed by the next load or save
-    fd, staged = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
+    # staged under a name of its own, as save_checkpoint stages: two processes adopting at once never rename each
+    # other's copy, and a copy left by a killed process is removed by the next load or save
+    fd, staged = temporary_file_beside(target)
     os.close(fd)
-    shutil.copyfile(path(name), staged)
-    os.replace(staged, target)  # atomic: a crash never leaves half a file where a model belongs
+    try:
+        shutil.copyfile(path(name), staged)
+        os.replace(staged, target)  # atomic: a crash never leaves half a file where a model belongs
+    finally:
+        if os.path.exists(staged):  # the copy failed: no half copy stays beside the model
+            os.remove(staged)
     return load(name, verbose=True).requires_grad_(True)  # the notebook's own model again: it may take gradients
 
 
