@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import math
 import os
-import platform
 import random
 import time
 from pathlib import Path
@@ -22,9 +21,11 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset, default_collate
 
-from .checkpoints import load_checkpoint, plain_data, save_checkpoint
+from ._environment import environment_report
+from ._fit_checks import check_fit_arguments, loss_and_extra
+from .checkpoints import load_checkpoint, save_checkpoint
 from .config import is_fast
-from .validate import check_choice, check_non_negative_int, check_positive_int
+from .validate import check_choice, check_non_negative_int
 
 __all__ = ["make_fabric", "default_precision", "seed_everything", "environment_report", "progress",
            "History", "TrainingDiverged", "check_finite", "fit", "setup_model", "to_device"]
@@ -75,36 +76,6 @@ def seed_everything(seed: int = 0) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.benchmark = False
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-
-
-def environment_report(verbose: bool = True) -> dict:
-    """Versions, device, threads, data source and mode, as a dict (printed by default)."""
-    from . import data
-    from ._threads import TORCH_THREADS
-
-    accelerator = device = os.environ.get("COURSE_ACCELERATOR") or _pick_accelerator()
-    if accelerator in ("cuda", "gpu") and torch.cuda.is_available():
-        device = torch.cuda.get_device_name(0)
-    elif accelerator in ("cuda", "gpu"):  # asked for, but there is none: say so instead of the driver's error
-        device = (f"none: COURSE_ACCELERATOR={accelerator} but PyTorch sees no CUDA GPU (torch {torch.__version__}, "
-                  f"built for CUDA {torch.version.cuda or 'no CUDA'}); unset COURSE_ACCELERATOR to run on the CPU")
-        accelerator = "cpu"
-    threads = torch.get_num_threads()  # the user's own torch.set_num_threads wins over the course's sizing
-    why = TORCH_THREADS["reason"] if TORCH_THREADS["threads"] == threads else "set by torch.set_num_threads"
-    report = {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "cuda": torch.version.cuda if torch.cuda.is_available() else "not available",
-        "device": device,
-        "precision": default_precision(accelerator),
-        "cpu threads": f"{threads} ({why})",
-        "mnist source": data.mnist_source(),
-        "mode": "FAST (COURSE_FAST=1)" if is_fast() else "FULL",
-    }
-    if verbose:
-        for key, value in report.items():
-            print(f"{key:>12}: {value}")
-    return report
 
 
 def progress(iterable=None, total=None, desc=None, **kwargs):
@@ -194,29 +165,19 @@ def fit(model: nn.Module, dataset: Dataset, loss_fn: Callable, *, optimizer: tor
         desc: str = "training") -> History:
     """Train ``model`` for ``steps`` optimizer steps on shuffled batches of ``dataset``; return its ``History``.
 
-    loss_fn(model, batch) -> loss tensor, or (loss, dict of extra numbers to log).
-    scheduler: an optional ``torch.optim.lr_scheduler`` on ``optimizer``, stepped after every step.
-    Every ``eval_every`` steps and at the end, ``eval_fn(model)`` -> dict of numbers is logged and
-    ``checkpoint`` (a path) is written atomically, with ``model.config`` when the model has one.
-    resume=True continues from ``checkpoint``: the same result as an uninterrupted run.
-
-    The model trains on the fabric's device (``make_fabric()`` by default) and comes back in eval mode
-    on the device it came from. Ctrl-C stops cleanly: model and history are kept, the last checkpoint
-    is intact. A NaN/inf loss raises ``TrainingDiverged`` naming the step.
+    loss_fn(model, batch) -> loss, or (loss, dict of numbers to log). ``scheduler`` steps after every step.
+    Every ``eval_every`` steps and at the end, ``eval_fn(model)`` -> dict of numbers is logged and ``checkpoint``
+    is written atomically (with ``model.config``); resume=True continues from it, bit for bit. The model trains on
+    the fabric's device and comes back in eval mode where it was. Ctrl-C keeps model, history and the last
+    checkpoint; a NaN/inf loss raises ``TrainingDiverged`` naming the step.
     """
     fabric = fabric or make_fabric()
-    _check_fit_arguments(model, dataset, loss_fn, optimizer, eval_fn, steps, batch_size, eval_every, fabric)
-    config = plain_data(dict(getattr(model, "config", None) or {}), "model.config")  # refused now, not at the end
+    config = check_fit_arguments(model, dataset, loss_fn, optimizer, eval_fn, steps, batch_size, eval_every, fabric)
     home = next(model.parameters(), torch.empty(0)).device  # where the model goes back after training
     history, step = History(), 0
     if resume and checkpoint is not None and Path(checkpoint).exists():
-        model.to(fabric.device)  # first, so that Adam's moments load next to the parameters
-        state = load_checkpoint(checkpoint, models=model, optimizers=optimizer, restore_rng=True)
-        step, history = state["step"], History(state["history"])
-        print(f"[fit] resumed from {checkpoint} at step {step}")
+        step, history = _resume(checkpoint, model, optimizer, scheduler, fabric)
     model_f, optimizer_f = setup_model(fabric, model, optimizer)
-    for _ in range(step if scheduler is not None else 0):
-        scheduler.step()
     bar = progress(total=steps, initial=step, desc=desc, unit="step", disable=fabric.global_rank != 0)
     started, first = time.perf_counter(), step
 
@@ -232,15 +193,15 @@ def fit(model: nn.Module, dataset: Dataset, loss_fn: Callable, *, optimizer: tor
     try:
         for batch in itertools.islice(_batches(dataset, batch_size, seed, step, fabric), max(steps - step, 0)):
             model_f.train()
-            loss, extra = _loss_and_extra(loss_fn(model_f, batch), step)
+            loss, extra = loss_and_extra(loss_fn(model_f, batch), step)
             optimizer_f.zero_grad(set_to_none=True)
             fabric.backward(loss)
             optimizer_f.step()
             if scheduler is not None:
                 scheduler.step()
             step += 1
-            history.log(step, loss=loss.item(), **{k: float(v) for k, v in extra.items()})
-            rate = (step - first) * batch_size / max(time.perf_counter() - started, 1e-9)
+            history.log(step, loss=loss.item(), **extra)
+            rate = (step - first) * batch_size / max(time.perf_counter() - started, 1e-9)  # images per second
             bar.set_postfix(loss=f"{loss.item():.4f}", img_s=f"{rate:.0f}", refresh=False)
             bar.update(1)
             if eval_every and step % eval_every == 0 and step < steps:
@@ -261,47 +222,14 @@ def fit(model: nn.Module, dataset: Dataset, loss_fn: Callable, *, optimizer: tor
     return history
 
 
-def _check_fit_arguments(model, dataset, loss_fn, optimizer, eval_fn, steps, batch_size, eval_every, fabric):
-    check_positive_int(steps, "steps")
-    check_positive_int(batch_size, "batch_size")
-    if eval_every is not None:
-        check_positive_int(eval_every, "eval_every")
-    if batch_size % fabric.world_size:
-        raise ValueError(f"batch_size ({batch_size}) must be divisible by the number of processes "
-                         f"({fabric.world_size}): it is the global batch, shared equally between them")
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        raise TypeError(f"optimizer must be a torch.optim.Optimizer (e.g. torch.optim.Adam(model.parameters())), "
-                        f"got {type(optimizer).__name__}")
-    for name, fn in (("loss_fn", loss_fn), ("eval_fn", eval_fn)):
-        if fn is not None and not callable(fn):
-            raise TypeError(f"{name} must be a function, got {type(fn).__name__}")
-    if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
-        raise TypeError(f"dataset must be a torch Dataset (with __len__ and __getitem__), got {type(dataset).__name__}")
-    if len(dataset) == 0:
-        raise ValueError("the dataset is empty: nothing to train on")
-    own, updated = {id(p) for p in model.parameters()}, [p for g in optimizer.param_groups for p in g["params"]]
-    if own and not any(id(p) in own for p in updated):  # extra tensors beside the model's (a loss's own) are fine
-        raise ValueError(f"the optimizer updates {len(updated)} tensor(s), none of them a parameter of this model "
-                         f"({type(model).__name__}): training would change nothing. Build it from this model, "
-                         "e.g. torch.optim.Adam(model.parameters())")
-
-
-def _loss_and_extra(out, step):
-    """loss_fn's result as (finite scalar loss, dict of numbers); a NaN names the extra terms that went wrong too."""
-    loss, extra = out if isinstance(out, tuple) else (out, {})
-    if not isinstance(loss, torch.Tensor):
-        raise TypeError(f"loss_fn must return a tensor (or (loss, dict of numbers)), got {type(loss).__name__}")
-    if loss.numel() != 1:
-        raise ValueError(f"loss_fn must return a single number, got a tensor of shape {tuple(loss.shape)}; "
-                         "reduce it with .mean() (or .sum())")
-    if not isinstance(extra, Mapping):
-        raise TypeError(f"the second value loss_fn returns must be a dict of numbers, got {type(extra).__name__}")
-    if not torch.isfinite(loss.detach()).all():
-        bad = [k for k, v in extra.items() if not torch.isfinite(torch.as_tensor(v, dtype=torch.float)).all()]
-        check_finite(loss, f"loss{' (non-finite terms: ' + ', '.join(bad) + ')' if bad else ''}", step)
-    return loss, extra
+def _resume(checkpoint, model, optimizer, scheduler, fabric) -> tuple[int, History]:
+    """Restore model, optimizer, RNG and scheduler from ``checkpoint``; return (step, history) to go on from."""
+    model.to(fabric.device)  # first, so that Adam's moments load next to the parameters
+    state = load_checkpoint(checkpoint, models=model, optimizers=optimizer, restore_rng=True)
+    for _ in range(state["step"] if scheduler is not None else 0):
+        scheduler.step()
+    print(f"[fit] resumed from {checkpoint} at step {state['step']}")
+    return state["step"], History(state["history"])
 
 
 # --------------------------------------------------------------------------- the GPU path
