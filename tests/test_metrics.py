@@ -21,6 +21,17 @@ def unseen_digits():
 
 
 @pytest.fixture(scope="module")
+def unseen_report(protocol, unseen_digits):
+    """evaluate_samples on 250 real digits no network was trained on (computed once for the specs that read it)."""
+    return metrics.evaluate_samples(unseen_digits, **protocol)
+
+
+@pytest.fixture(scope="module")
+def noise_report(protocol):
+    return metrics.evaluate_samples(torch.rand(250, 1, 28, 28, generator=torch.Generator().manual_seed(0)), **protocol)
+
+
+@pytest.fixture(scope="module")
 def digits():
     return load_mnist("train", source="bundled").tensors
 
@@ -81,8 +92,8 @@ def test_memorization_score_flags_copies_of_training_images(digits):
     assert 0.7 < metrics.memorization_score(digits[0][1200:1400], train, heldout) < 1.3
 
 
-def test_unseen_real_digits_score_at_their_floor_with_precision_and_recall_near_one(protocol, unseen_digits):
-    report = metrics.evaluate_samples(unseen_digits, **protocol)
+def test_unseen_real_digits_score_at_their_floor_with_precision_and_recall_near_one(unseen_report):
+    report = unseen_report
     assert report["n"] == 250 and report["classes_covered"] == 10 and report["confident"] > 0.9
     assert 0.8 < report["memorization"] < 1.25
     for extractor in ("evaluation_cnn", "second_cnn"):
@@ -101,10 +112,10 @@ def test_mode_collapse_one_digit_repeated_has_low_recall_and_a_fid_far_above_the
         assert scores["fid"] > 10 * scores["fid_floor"], scores
 
 
-def test_noise_has_low_precision(protocol):
-    report = metrics.evaluate_samples(torch.rand(250, 1, 28, 28), **protocol)
+def test_noise_has_low_precision(noise_report):
     for extractor in ("evaluation_cnn", "second_cnn"):
-        assert report[extractor]["precision"] < 0.2 < 0.8 < report[extractor]["precision_floor"], report[extractor]
+        assert noise_report[extractor]["precision"] < 0.2 < 0.8 < noise_report[extractor]["precision_floor"], \
+            noise_report[extractor]
 
 
 def test_n_is_the_same_on_both_sides_and_later_samples_are_not_scored(protocol, unseen_digits):
@@ -122,18 +133,17 @@ def test_copies_of_training_digits_have_a_memorization_score_well_below_one(prot
     assert metrics.evaluate_samples(copies, **protocol)["memorization"] < 0.2
 
 
-def test_the_table_puts_the_floor_first_and_one_row_per_model(protocol, unseen_digits):
-    reports = {"unseen digits": metrics.evaluate_samples(unseen_digits, **protocol),
-               "noise": metrics.evaluate_samples(torch.rand(250, 1, 28, 28), **protocol)}
+def test_the_table_puts_the_floor_first_and_one_row_per_model(unseen_report, noise_report):
+    reports = {"unseen digits": unseen_report, "noise": noise_report}
     lines = metrics.evaluation_table(reports).splitlines()
     assert lines[0].startswith("n = 250 per side") and "second_cnn" in lines[0]
     assert [line.split("  ")[0] for line in lines[2:]] == ["real vs real (floor)", "unseen digits", "noise"]
     assert f"{reports['noise']['evaluation_cnn']['fid']:.2f}" in lines[4]
 
 
-def test_the_table_keeps_its_columns_under_a_long_model_name(protocol, unseen_digits):
-    report = metrics.evaluate_samples(unseen_digits, **protocol)
-    lines = metrics.evaluation_table({"a model name longer than the column, seed 0": report, "short": report}).splitlines()
+def test_the_table_keeps_its_columns_under_a_long_model_name(unseen_report):
+    lines = metrics.evaluation_table({"a model name longer than the column, seed 0": unseen_report,
+                                      "short": unseen_report}).splitlines()
     assert len(lines[3]) == len(lines[4]) and lines[3][-120:] == lines[4][-120:]  # the same scores, in the same columns
 
 
