@@ -17,7 +17,7 @@ def read(name: str) -> np.ndarray:
 
 
 def to_tensor(image: np.ndarray, colour: bool) -> torch.Tensor:
-    """(C, H, W) float in [0, 1], C = 3 if ``colour`` (grey repeated) else 1 (``data.to_luma`` of RGB); alpha dropped."""
+    """(C, H, W) float in [0, 1], C = 3 if ``colour`` (grey repeated) else 1 (``data.to_luma`` of RGB); no alpha."""
     from .data import to_luma  # data imports this module: its luma is read when first used
 
     image = np.asarray(image)

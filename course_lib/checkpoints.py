@@ -85,9 +85,9 @@ def save_checkpoint(path, *, models, optimizers=None, step: int = 0, history: Ma
         os.replace(tmp_name, path)
         tmp_name = None
     except (OSError, RuntimeError) as error:
-        raise CheckpointError(f"could not save checkpoint to {path}: {save_failure(error)}. The previous checkpoint (if any) is "
-                              "untouched; free some space or pass another path (COURSE_HOME sets the default folder)."
-                              ) from error
+        raise CheckpointError(f"could not save checkpoint to {path}: {save_failure(error)}. The previous checkpoint "
+                              "(if any) is untouched; free some space or pass another path (COURSE_HOME sets the "
+                              "default folder).") from error
     finally:
         if tmp_name is not None and os.path.exists(tmp_name):
             os.remove(tmp_name)
