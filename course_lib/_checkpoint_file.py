@@ -1,20 +1,72 @@
-"""Plumbing of ``checkpoints``: RNG states, the digest, leftovers of killed saves, mismatch reports.
+"""Plumbing of ``checkpoints``: argument checks, plain-data conversion, RNG states, the digest, leftovers of
+killed saves, why a save or a read failed, mismatch reports.
 
 ``checkpoints`` holds what a student reads (what a checkpoint contains, how it is written and read
 safely, the errors); the mechanics it calls live here.
 """
 from __future__ import annotations
 
+import errno
 import glob
 import hashlib
 import os
+import pickle
 import random
+import re
 import tempfile
+from collections import OrderedDict
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Mapping
 
+import numpy as np
 import torch
 from torch import nn
+
+
+def as_path(path) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or pathlib.Path, got {type(path).__name__}")
+    return Path(path)
+
+
+def as_dict(obj, what: str, kind: type) -> dict:
+    """One module (optimizer) or a dict name -> module (optimizer), as a dict; every value must be a ``kind``."""
+    items = {} if obj is None else dict(obj) if isinstance(obj, Mapping) else {what: obj}
+    for name, value in items.items():
+        if not isinstance(value, kind):
+            full_name = {nn.Module: "torch.nn.Module", torch.optim.Optimizer: "torch.optim.Optimizer"}[kind]
+            raise TypeError(f"{what} {name!r} must be a {full_name} (or a dict name -> {kind.__name__}), "
+                            f"got {type(value).__name__}")
+    return items
+
+
+_PLAIN = (type(None), bool, int, float, complex, str, bytes)  # exactly these types: subclasses such as
+# numpy.float64 or an IntEnum pickle as a reference to their class, which weights_only loading refuses
+_CONTAINERS = (dict, OrderedDict, list, tuple)
+
+
+def plain_data(value, where: str = "value"):
+    """``value`` as what ``weights_only`` loading accepts, or a ``TypeError`` naming the first offending item.
+
+    NumPy scalars become Python numbers (``np.float64(1e-3)`` -> ``1e-3``); other subclasses of
+    plain types (an ``IntEnum``, a ``str`` subclass) and any other object are refused, so a save
+    never writes a file that loading would refuse.
+    """
+    if type(value) in _PLAIN or isinstance(value, torch.Tensor):
+        return value
+    if type(value) in _CONTAINERS:
+        if isinstance(value, Mapping):
+            return type(value)((plain_data(k, f"a key of {where}"), plain_data(v, f"{where}[{k!r}]"))
+                               for k, v in value.items())
+        return type(value)(plain_data(v, f"{where}[{i}]") for i, v in enumerate(value))
+    if isinstance(value, np.generic) and type(value.item()) in _PLAIN:  # np.float64, np.int64, np.bool_...
+        return value.item()
+    plain = next((t for t in _PLAIN if isinstance(value, t)), None)
+    fix = f"store {plain.__name__}(...) of it" if plain else "store a name or a number instead"
+    raise TypeError(f"{where} is a {type(value).__module__}.{type(value).__qualname__}; a checkpoint stores only "
+                    "numbers, strings, tensors and lists/dicts of them (so that loading can never run code): "
+                    f"{fix}")
 
 
 def rng_state() -> dict:
@@ -70,6 +122,41 @@ def remove_stale_temporary_files(path: Path) -> None:
         pid = candidate.name[len(path.name) + 2:].split(".", 1)[0]
         if not (pid.isdigit() and _alive(int(pid))):  # a live pid: a save in progress (this or another process)
             candidate.unlink(missing_ok=True)
+
+
+def save_failure(error: OSError | RuntimeError) -> str:
+    """Why a save failed, in words: the disk is full, the folder is read-only... (else the error's own first line)."""
+    return {errno.ENOSPC: "the disk is full", errno.EROFS: "the folder is read-only",
+            errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+            errno.EDQUOT: "the disk quota is exceeded"}.get(
+        getattr(error, "errno", None), getattr(error, "strerror", None) or str(error).splitlines()[0][:200])
+
+
+@contextmanager
+def read_failures_raise(error_class: type[Exception], path: Path, again: str):
+    """Around ``torch.load(path, weights_only=True)``: any failure to read ``path`` becomes one ``error_class``
+    that says which it was (permission denied, a reference to Python code, corrupted, truncated) and what to do."""
+    try:
+        with open(path, "rb"):
+            pass
+    except PermissionError:
+        raise error_class(f"permission denied: {path} exists but this user may not read it. The file is not "
+                          "damaged: fix its permissions (chmod u+r) or run as its owner.") from None
+    try:
+        yield
+    except pickle.UnpicklingError as error:
+        if "unsupported global" in str(error).lower():  # a class/function reference: code
+            found = re.search(r"GLOBAL ([\w.]+)", str(error))
+            code = found.group(1) if found else "a class or function"
+            raise error_class(f"refused to load {path}: it references Python code ({code}), and unpickling it "
+                              "could run that code. Nothing was executed. Only load checkpoints you trust; this "
+                              "loader only accepts tensors and plain containers.") from None
+        raise error_class(f"{path} is corrupted or not a PyTorch checkpoint: the safe loader cannot read it "
+                          f"(nothing was executed). {again}") from None
+    except Exception as error:  # truncated zip, bad bytes, empty file...: never half-load
+        details = str(error).splitlines()[0][:100] if str(error) else "no details"
+        raise error_class(f"{path} is truncated or corrupted and cannot be read ({type(error).__name__}: "
+                          f"{details}). {again}") from error
 
 
 def _alive(pid: int) -> bool:

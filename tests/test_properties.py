@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from hypothesis import assume, given, settings, strategies as st
 from torch import nn
 
-from course_lib import cnn, data, validate, viz
+from course_lib import _photos, cnn, validate, viz
 
 # Derandomized: the same examples on every run, so CI never flakes; no per-example deadline on a busy CPU.
 examples = settings(max_examples=40, deadline=None, derandomize=True)
@@ -207,8 +207,8 @@ def test_photo_conversion_gives_chw_in_unit_range_for_any_pixel_type(h, w, colou
     raw = {"uint8": rng.integers(0, 256, shape).astype(np.uint8), "bool": rng.random(shape) > 0.5,
            "float": rng.random(shape)}[kind]
     for colour in (True, False):
-        tensor = data._to_tensor(raw, colour=colour)
+        tensor = _photos.to_tensor(raw, colour=colour)
         assert tensor.shape == ((3 if colour else 1), h, w) and tensor.dtype == torch.float32
         assert tensor.min() >= 0 and tensor.max() <= 1
     if kind == "uint8" and not colour_input:
-        assert torch.allclose(data._to_tensor(raw, colour=False)[0], torch.from_numpy(raw).float() / 255)
+        assert torch.allclose(_photos.to_tensor(raw, colour=False)[0], torch.from_numpy(raw).float() / 255)

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from course_lib import _mnist, checkpoints, data, training
+from course_lib import _checkpoint_file, _mnist, checkpoints, data, training
 from course_lib.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from course_lib.cnn import DigitClassifier, classification_loss
 from course_lib._network import NetworkBlockedError
@@ -292,7 +292,7 @@ def test_an_unreadable_checkpoint_is_reported_as_a_permission_problem(tmp_path, 
     else:  # root reads anything: the refusal is simulated where the loader opens the file
         def refuse(file, *args, **kwargs):
             raise PermissionError(errno.EACCES, "Permission denied", str(file))
-        monkeypatch.setattr(checkpoints, "open", refuse, raising=False)
+        monkeypatch.setattr(_checkpoint_file, "open", refuse, raising=False)
     try:
         with pytest.raises(CheckpointError, match="permission denied.*not damaged") as caught:
             load_checkpoint(path)
@@ -651,7 +651,7 @@ def test_no_code_path_unpickles_outside_the_safe_loaders():
     for path in (ROOT / "course_lib").rglob("*.py"):
         source = path.read_text(encoding="utf-8")
         assert "weights_only=False" not in source, path
-        if path.name != "checkpoints.py":  # which imports pickle only for the UnpicklingError it reports
+        if path.name != "_checkpoint_file.py":  # which imports pickle only for the UnpicklingError it reports
             assert "import pickle" not in source and "from pickle" not in source, path
 
 
