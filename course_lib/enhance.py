@@ -1,4 +1,4 @@
-"""Image enhancement: degradations, three small networks, classical baselines, scores.
+"""Image enhancement: degradations, three small networks, classical baselines.
 
 Equations are numbered as in ``notebooks/09_image_enhancement.ipynb``:
 
@@ -17,8 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._score_tables import format_table, score_table  # the PSNR / SSIM tables the notebook prints: plumbing
 from .data import LUMA_WEIGHTS
-from .metrics import psnr, ssim
+from .metrics import psnr
 from .validate import check_choice, check_images, check_positive_int, check_tensor
 
 __all__ = ["add_noise", "downscale", "bicubic_upscale", "center_crop", "rgb_to_ycbcr", "ycbcr_to_rgb",
@@ -282,33 +283,7 @@ class LuminanceChromaLookup:
         return ycbcr_to_rgb(torch.cat([luma, chroma], 1))
 
 
-# --------------------------------------------------------------------------- scores
-def score_table(results: dict[str, list[torch.Tensor]], targets: list[torch.Tensor],
-                names: list[str]) -> dict[str, dict[str, tuple[float, float]]]:
-    """{method: {photo name or 'average': (PSNR, SSIM)}} for lists of (C, H, W) images."""
-    if len(targets) != len(names):
-        raise ValueError(f"need one name per target image, got {len(names)} names and {len(targets)} targets")
-    table = {}
-    for method, images in results.items():
-        if len(images) != len(targets):
-            raise ValueError(f"method {method!r} has {len(images)} images for {len(targets)} targets")
-        rows = {n: (psnr(i[None].float(), t[None]), ssim(i[None].float(), t[None]))
-                for n, i, t in zip(names, images, targets)}
-        rows["average"] = tuple(float(np.mean([r[k] for r in rows.values()])) for k in (0, 1))
-        table[method] = rows
-    return table
-
-
-def format_table(table: dict[str, dict[str, tuple[float, float]]]) -> str:
-    """PSNR (dB) / SSIM per photo and on average, one row per method."""
-    columns = list(next(iter(table.values())))
-    width = max(len(m) for m in table) + 2
-    lines = [" " * width + "".join(f"{c:>17}" for c in columns)]
-    for method, rows in table.items():
-        lines.append(f"{method:<{width}}" + "".join(f"{rows[c][0]:>9.2f} / {rows[c][1]:.3f}" for c in columns))
-    return "\n".join(lines)
-
-
+# --------------------------------------------------------------------------- the noise-level slider
 def compare_denoisers_at(sigma_255: float, clean: torch.Tensor, denoiser: ResidualDenoiser,
                          parameters: dict[str, float], seed: int = 0) -> dict[str, tuple[float, torch.Tensor]]:
     """The noise-level slider's callback: {method: (PSNR, image)} at noise level sigma_255 / 255.

@@ -9,35 +9,30 @@ Equations are numbered as in ``notebooks/08_style_transfer.ipynb``:
 * objective (8.5)      L = alpha L_c + beta L_s + gamma L_tv, minimised over the pixels x.
 
 Two ``FeatureExtractor``s: ``VGG19Features`` (ImageNet weights, when cached or downloadable)
-and ``RandomMultiScaleFeatures`` (no trained weights: runs anywhere, offline).
+and ``RandomMultiScaleFeatures`` (no trained weights: runs anywhere, offline). Finding, downloading
+and checking the weights is plumbing (``_vgg19_weights``), as is decoding an upload (``_uploads``).
 """
 from __future__ import annotations
 
-import io
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._network import download, sha256_of
+from ._uploads import decode_upload  # the widget's uploaded file -> image tensor: plumbing
+from ._vgg19_weights import pretrained_vgg19, vgg19_weights_cached, weights_dir  # fetching, checking: plumbing
 from .config import is_fast, is_offline
 from .training import History, check_finite, progress
 from .validate import check_choice, check_images, check_positive_int
 
 __all__ = ["gram_matrix", "content_loss", "style_loss", "total_variation", "FeatureExtractor",
-           "RandomMultiScaleFeatures", "VGG19Features", "vgg19_weights_cached", "load_vgg19",
-           "feature_extractor",
+           "RandomMultiScaleFeatures", "VGG19Features", "feature_extractor",
            "resize_square", "stylize", "decode_upload", "style_image", "stylize_with_settings",
            "EXTRACTORS", "OPTIMIZERS"]
 
 EXTRACTORS = ("auto", "vgg19", "random")
 OPTIMIZERS = ("adam", "lbfgs")
-VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"  # torchvision's VGG19_Weights.IMAGENET1K_V1
-VGG19_FILE = "vgg19-dcbb9e9d.pth"  # the name torchvision gives it in the hub cache
-VGG19_SHA256_PREFIX = "dcbb9e9d"  # published in the file name: the first hex digits of the file's SHA-256
-DOWNLOAD_TIMEOUT_S = 5.0
 
 
 # --------------------------------------------------------------------------- losses
@@ -172,39 +167,6 @@ class VGG19Features(FeatureExtractor):
         return out
 
 
-def vgg19_weights_cached() -> Path | None:
-    """The VGG19 weight file in the torch hub cache, or None if it is not there."""
-    path = Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE
-    return path if path.is_file() else None
-
-
-def load_vgg19(path: Path) -> VGG19Features | None:
-    """The only loader of pretrained weights: a file whose SHA-256 does not start with the published
-    ``VGG19_SHA256_PREFIX`` is never unpickled; one that does is read with ``weights_only=True``.
-    None, with a one-line notice, when the file cannot be used."""
-    try:
-        digest = sha256_of(path)
-        if not digest.startswith(VGG19_SHA256_PREFIX):
-            raise ValueError(f"its SHA-256 starts with {digest[:8]}, not the published {VGG19_SHA256_PREFIX}")
-        extractor = VGG19Features(torch.load(path, map_location="cpu", weights_only=True))  # wrong tensors: error
-    except Exception as error:  # tampered, corrupt, truncated, unreadable, not VGG19...
-        reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
-        print(f"[style] ignoring {path} ({reason}); nothing in it was run. Delete it to download "
-              "a fresh copy; using the offline random-feature extractor meanwhile.")
-        return None
-    return extractor
-
-
-def _download_vgg19(timeout_s: float) -> Path | None:
-    """Download the weights into the hub cache; the published hash is checked before the file is kept."""
-    try:
-        download(VGG19_URL, Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE, timeout_s, VGG19_SHA256_PREFIX)
-        return vgg19_weights_cached()
-    except Exception as error:  # offline, DNS failure, timeout, hash mismatch...
-        print(f"[style] VGG19 weights could not be downloaded ({type(error).__name__})")
-        return None
-
-
 def feature_extractor(kind: str = "auto", allow_download: bool | None = None,
                       verbose: bool = True) -> FeatureExtractor:
     """The features that style transfer will use, in eval mode and frozen.
@@ -216,13 +178,10 @@ def feature_extractor(kind: str = "auto", allow_download: bool | None = None,
     check_choice(kind, EXTRACTORS, "feature extractor")
     if allow_download is None:
         allow_download = not is_fast() and not is_offline()
-    extractor: FeatureExtractor | None = None
-    if kind in ("auto", "vgg19"):
-        path = vgg19_weights_cached() or (_download_vgg19(DOWNLOAD_TIMEOUT_S) if allow_download else None)
-        extractor = load_vgg19(path) if path is not None else None
-        if extractor is None and kind == "vgg19":
-            raise RuntimeError(f"usable VGG19 weights are not in {Path(torch.hub.get_dir()) / 'checkpoints'} and "
-                               "could not be downloaded; use kind='random' (or 'auto') to work offline.")
+    extractor = pretrained_vgg19(VGG19Features, allow_download) if kind in ("auto", "vgg19") else None
+    if extractor is None and kind == "vgg19":
+        raise RuntimeError(f"usable VGG19 weights are not in {weights_dir()} and "
+                           "could not be downloaded; use kind='random' (or 'auto') to work offline.")
     if extractor is None:
         extractor = RandomMultiScaleFeatures()
     extractor.eval().requires_grad_(False)
@@ -245,28 +204,6 @@ def resize_square(image: torch.Tensor, size: int) -> torch.Tensor:
                             align_corners=False)[0]
     top, left = (new_h - size) // 2, (new_w - size) // 2
     return resized[:, top:top + size, left:left + size].clamp(0, 1).contiguous()
-
-
-def decode_upload(value) -> torch.Tensor | None:
-    """The image of an ipywidgets ``FileUpload`` value as (3, H, W) in [0, 1]; None if empty.
-
-    Accepts ipywidgets 8 values (a tuple of dicts with ``content``), ipywidgets 7 values
-    (a dict name -> dict) or raw bytes of a PNG/JPEG file.
-    """
-    import numpy as np
-    from PIL import Image
-
-    if not value:
-        return None
-    if isinstance(value, dict):
-        value = tuple(value.values())
-    if isinstance(value, (tuple, list)):
-        value = value[0]["content"]
-    try:
-        picture = Image.open(io.BytesIO(bytes(value))).convert("RGB")
-    except Exception as error:
-        raise ValueError(f"the uploaded file is not an image Pillow can read (PNG, JPEG...): {error}") from error
-    return torch.from_numpy(np.asarray(picture).copy()).permute(2, 0, 1).float() / 255.0
 
 
 def style_image(style: str | torch.Tensor) -> torch.Tensor:

@@ -565,28 +565,28 @@ def test_an_mnist_download_attempt_offline_fails_fast_and_falls_back(monkeypatch
 @pytest.fixture
 def hub_cache(tmp_path, monkeypatch):
     """An empty torch hub cache in tmp_path; returns the path VGG19's weights would have there."""
-    from course_lib import style
+    from course_lib import _vgg19_weights
 
     monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path / "hub"))
     (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
-    return tmp_path / "hub" / "checkpoints" / style.VGG19_FILE
+    return tmp_path / "hub" / "checkpoints" / _vgg19_weights.VGG19_FILE
 
 
 def test_the_vgg19_file_name_and_hash_are_torchvisions():
-    """style.VGG19_FILE / VGG19_URL -> exactly torchvision's IMAGENET1K_V1 file, whose name carries the published hash prefix."""
+    """_vgg19_weights.VGG19_FILE / VGG19_URL -> exactly torchvision's IMAGENET1K_V1 file, whose name carries the published hash prefix."""
     from torchvision.models import VGG19_Weights
 
-    from course_lib import style
+    from course_lib import _vgg19_weights as weights
 
-    assert style.VGG19_URL == VGG19_Weights.IMAGENET1K_V1.url
-    assert style.VGG19_FILE == VGG19_Weights.IMAGENET1K_V1.url.rsplit("/", 1)[1] == "vgg19-dcbb9e9d.pth"
-    assert style.VGG19_FILE == f"vgg19-{style.VGG19_SHA256_PREFIX}.pth"
+    assert weights.VGG19_URL == VGG19_Weights.IMAGENET1K_V1.url
+    assert weights.VGG19_FILE == VGG19_Weights.IMAGENET1K_V1.url.rsplit("/", 1)[1] == "vgg19-dcbb9e9d.pth"
+    assert weights.VGG19_FILE == f"vgg19-{weights.VGG19_SHA256_PREFIX}.pth"
 
 
 @pytest.mark.parametrize("route", ["cached-tampered", "cached-hash-matches", "downloaded"])
 def test_a_payload_in_place_of_the_vgg19_weights_never_runs(hub_cache, tmp_path, monkeypatch, capsys, route):
     """Pickle with a __reduce__ payload under torchvision's VGG19 name (cached, even with a matching hash, or delivered by the download) -> offline extractor, one-line notice; the payload never runs."""
-    from course_lib import style
+    from course_lib import _vgg19_weights, style
 
     marker, payload = tmp_path / "pwned", tmp_path / "payload.pth"
     torch.save({"features.0.weight": torch.zeros(1), "trap": _Payload(marker)}, payload)
@@ -597,7 +597,7 @@ def test_a_payload_in_place_of_the_vgg19_weights_never_runs(hub_cache, tmp_path,
     else:
         hub_cache.write_bytes(payload.read_bytes())
     if route == "cached-hash-matches":  # even a file that passes the hash check is only read by the safe loader
-        monkeypatch.setattr(style, "VGG19_SHA256_PREFIX", hashlib.sha256(payload.read_bytes()).hexdigest()[:8])
+        monkeypatch.setattr(_vgg19_weights, "VGG19_SHA256_PREFIX", hashlib.sha256(payload.read_bytes()).hexdigest()[:8])
     extractor = style.feature_extractor("auto", allow_download=True)
     assert isinstance(extractor, style.RandomMultiScaleFeatures)
     assert not marker.exists(), "the payload ran"
@@ -610,7 +610,7 @@ def test_a_payload_in_place_of_the_vgg19_weights_never_runs(hub_cache, tmp_path,
 @pytest.mark.parametrize("damage", ["random-bytes", "truncated", "wrong-tensors"])
 def test_a_corrupt_cached_vgg19_file_falls_back_to_the_offline_extractor(hub_cache, monkeypatch, capsys, damage):
     """Cached VGG19 file that is random bytes, truncated or holds the wrong tensors (hash accepted) -> offline extractor and a one-line notice, never a raw RuntimeError."""
-    from course_lib import style
+    from course_lib import _vgg19_weights, style
 
     if damage == "wrong-tensors":
         torch.save({"features.0.weight": torch.zeros(3)}, hub_cache)
@@ -619,7 +619,7 @@ def test_a_corrupt_cached_vgg19_file_falls_back_to_the_offline_extractor(hub_cac
         torch.save({"features.0.weight": torch.zeros(64, 3, 3, 3)}, buffer)
         raw = buffer.getvalue()
         hub_cache.write_bytes(os.urandom(len(raw)) if damage == "random-bytes" else raw[: len(raw) // 2])
-    monkeypatch.setattr(style, "VGG19_SHA256_PREFIX", hashlib.sha256(hub_cache.read_bytes()).hexdigest()[:8])
+    monkeypatch.setattr(_vgg19_weights, "VGG19_SHA256_PREFIX", hashlib.sha256(hub_cache.read_bytes()).hexdigest()[:8])
     assert isinstance(style.feature_extractor("auto"), style.RandomMultiScaleFeatures)
     assert "random-feature extractor" in capsys.readouterr().out
     with pytest.raises(RuntimeError, match="usable VGG19 weights"):
@@ -627,7 +627,7 @@ def test_a_corrupt_cached_vgg19_file_falls_back_to_the_offline_extractor(hub_cac
 
 
 def test_no_code_path_unpickles_outside_the_safe_loaders():
-    """Grep of course_lib for torch.load / pickle / np.load / load_state_dict_from_url / weights_only=False -> only checkpoints.load_checkpoint and style.load_vgg19 load files (weights_only=True), and the bundled digits' cache (np.load, allow_pickle=False)."""
+    """Grep of course_lib for torch.load / pickle / np.load / load_state_dict_from_url / weights_only=False -> only checkpoints.load_checkpoint and _vgg19_weights.load_vgg19 load files (weights_only=True), and the bundled digits' cache (np.load, allow_pickle=False)."""
     import ast
 
     risky = ("torch.load", "pickle.load", "pickle.loads", "load_state_dict_from_url", "torch.hub.load", "dill",
@@ -646,8 +646,8 @@ def test_no_code_path_unpickles_outside_the_safe_loaders():
                     safe = keywords.get("weights_only", keywords.get("allow_pickle") == "False" and "True")
                     found.append((path.relative_to(ROOT).as_posix(), owner, name, safe))
     assert sorted(found) == [("course_lib/_mnist.py", "bundled_digits", "np.load", "True"),
-                             ("course_lib/checkpoints.py", "load_checkpoint", "torch.load", "True"),
-                             ("course_lib/style.py", "load_vgg19", "torch.load", "True")], found
+                             ("course_lib/_vgg19_weights.py", "load_vgg19", "torch.load", "True"),
+                             ("course_lib/checkpoints.py", "load_checkpoint", "torch.load", "True")], found
     for path in (ROOT / "course_lib").rglob("*.py"):
         source = path.read_text(encoding="utf-8")
         assert "weights_only=False" not in source, path
@@ -765,14 +765,14 @@ def test_a_stalled_dns_lookup_stays_within_the_download_time_limit(stalled_dns, 
     """DNS lookups that never answer -> the MNIST, VGG19 and facades downloads give up within their limit (0.5 s here) and fall back or say so."""
     import torchvision.datasets  # noqa: F401  (imported first: its import time is not the download's)
 
-    from course_lib import pix2pix, style
+    from course_lib import _vgg19_weights, pix2pix
 
     monkeypatch.setattr(_mnist, "_download_failed", False)
     monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path / "hub"))
     monkeypatch.setenv("COURSE_DATA", str(tmp_path / "data"))
     started = time.perf_counter()
     assert _mnist.download(tmp_path, timeout_s=0.5) is False
-    assert style._download_vgg19(0.5) is None
+    assert _vgg19_weights.download_vgg19(0.5) is None
     with pytest.raises(RuntimeError, match="facades could not be downloaded"):
         pix2pix.load_facades(timeout_s=0.5)
     assert time.perf_counter() - started < 4  # 4 lookups of 0.5 s (two MNIST mirrors, VGG19, facades)

@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from course_lib import style
+from course_lib import _vgg19_weights, style
 from course_lib.checks import style as checks
 from helpers import assert_passes_the_reference_and_names_each_mistake
 
@@ -60,8 +60,8 @@ def test_feature_extractor_runs_offline_in_fast_mode_and_says_which(capsys):
 def test_feature_extractor_never_downloads_when_the_course_is_offline(monkeypatch, offline):
     monkeypatch.setenv("COURSE_FAST", "0")
     monkeypatch.setenv("COURSE_OFFLINE", offline)
-    monkeypatch.setattr(style, "vgg19_weights_cached", lambda: None)
-    monkeypatch.setattr(style, "_download_vgg19", lambda timeout_s: pytest.fail("downloaded while offline"))
+    monkeypatch.setattr(_vgg19_weights, "vgg19_weights_cached", lambda: None)
+    monkeypatch.setattr(_vgg19_weights, "download_vgg19", lambda timeout_s: pytest.fail("downloaded while offline"))
     assert isinstance(style.feature_extractor("auto", verbose=False), style.RandomMultiScaleFeatures)
 
 
