@@ -143,9 +143,12 @@ class VGG19Features(FeatureExtractor):
         super().__init__()
         from torchvision.models import vgg19
 
-        model = vgg19()
-        if state_dict is not None:
-            model.load_state_dict(state_dict)
+        if state_dict is None:
+            model = vgg19()
+        else:  # built without initialising 143 M weights (2 s on a CPU), then given the loaded ones (shapes checked)
+            with torch.device("meta"):
+                model = vgg19()
+            model.load_state_dict(state_dict, assign=True)
         self.body = model.features[:30].eval().requires_grad_(False)
         for i, layer in enumerate(self.body):  # max-pool -> avg-pool, as Gatys et al. suggest
             if isinstance(layer, nn.MaxPool2d):

@@ -46,6 +46,26 @@ def test_random_extractor_gives_named_multiscale_layers_and_is_deterministic():
     assert set(a.content_layers) <= set(out_a)
 
 
+def test_vgg19_features_use_exactly_the_weights_they_are_given_at_gatys_layers():
+    """VGG19Features(state dict) -> the convolutions hold those tensors (no random initialisation on the way),
+    frozen, with max-pooling replaced by average pooling, and the six named layers come out."""
+    from torchvision.models import vgg19
+
+    with torch.device("meta"):
+        shapes = {key: value.shape for key, value in vgg19().state_dict().items()}
+    generator = torch.Generator().manual_seed(0)
+    weights = {key: torch.randn(shape, generator=generator) if key.startswith("features") else torch.empty(shape)
+               for key, shape in shapes.items()}  # the classifier's 120 M weights are cut off: never touched
+    extractor = style.VGG19Features(weights)
+    assert torch.equal(extractor.body[0].weight, weights["features.0.weight"])
+    assert torch.equal(extractor.body[28].bias, weights["features.28.bias"])
+    assert not any(p.requires_grad for p in extractor.parameters())
+    assert not any(isinstance(layer, torch.nn.MaxPool2d) for layer in extractor.body)
+    out = extractor(torch.rand(1, 3, 32, 32))
+    assert list(out) == ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1"]
+    assert out["relu5_1"].shape == (1, 512, 2, 2) and all(torch.isfinite(v).all() for v in out.values())
+
+
 def test_feature_extractor_runs_offline_in_fast_mode_and_says_which(capsys):
     extractor = style.feature_extractor("auto")
     assert "feature extractor" in capsys.readouterr().out
