@@ -1,11 +1,12 @@
 """Pixels from Noise: the course's reference PyTorch code.
 
 One module per concern: ``config`` (fast mode, budgets, paths), ``data``,
-``training`` (devices via Lightning Fabric, the fit loop), ``checkpoints``,
-``metrics``, ``viz``, ``validate``; one module per model family (``cnn``, ...);
-``checks`` for the exercises. Modules whose names start with ``_`` are plumbing
-(thread sizing, the offline guard, the MNIST and facades downloads, checkpoint files and
-configs, the benchmarks' recorder, notebook tools): no student needs to open them.
+``training`` (devices via Lightning Fabric, the fit loop), ``checkpoints``, ``zoo``,
+``metrics``, ``viz``; one module per model family (``cnn``, ...); ``checks`` for the
+exercises. Modules whose names start with ``_`` are plumbing (input checks, devices, thread
+sizing, the offline guard, folders, downloads of MNIST, facades and VGG19 weights, photo files,
+checkpoint files and configs, printed tables, the benchmarks' recorder, notebook tools): no
+student needs to open them; the public modules import what students call from them.
 """
 from . import _network, _threads
 from .config import budgets, is_fast, is_offline

@@ -17,7 +17,7 @@ def environment_report(verbose: bool = True) -> dict:
     """Versions, device, threads, data source and mode, as a dict (printed by default)."""
     from . import data
     from ._threads import TORCH_THREADS
-    from .training import _pick_accelerator, default_precision
+    from ._devices import _pick_accelerator, default_precision
 
     accelerator = device = os.environ.get("COURSE_ACCELERATOR") or _pick_accelerator()
     if accelerator in ("cuda", "gpu") and torch.cuda.is_available():

@@ -7,8 +7,8 @@ import numpy as np
 import torch
 
 from ._network import download, extract_safely
+from ._validate import check_choice
 from .config import data_dir
-from .validate import check_choice
 
 FACADES_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/facades.tar.gz"
 

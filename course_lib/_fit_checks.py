@@ -10,8 +10,8 @@ from typing import Mapping
 import torch
 from torch import nn
 
+from ._validate import check_positive_int
 from .checkpoints import plain_data
-from .validate import check_positive_int
 
 
 def check_fit_arguments(model, dataset, loss_fn, optimizer, eval_fn, steps, batch_size, eval_every, fabric) -> dict:

@@ -20,8 +20,8 @@ import tempfile
 from pathlib import Path
 
 from ._network import bounded_name_lookups
+from ._validate import check_choice
 from .config import CourseHomeError, data_dir
-from .validate import check_choice
 
 DOWNLOAD_TIMEOUT_S = 5.0
 MNIST_SOURCES = ("auto", "torchvision", "bundled")

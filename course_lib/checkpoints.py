@@ -20,7 +20,7 @@ from torch import nn
 from ._checkpoint_file import (as_dict, as_path, digest, model_mismatch, optimizer_mismatch, plain_data,
                                read_failures_raise, remove_stale_temporary_files, rng_state, save_failure,
                                set_rng_state, temporary_file_beside)
-from .validate import check_non_negative_int
+from ._validate import check_non_negative_int
 
 __all__ = ["CheckpointError", "ArchitectureMismatch", "save_checkpoint", "load_checkpoint", "load_state_dict_checked",
            "plain_data"]

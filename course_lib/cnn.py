@@ -12,30 +12,16 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from ._validate import check_images, check_positive_int, check_sizes, check_tensor
 from .data import random_shift
-from .validate import check_images, check_positive_int, check_tensor
 
 __all__ = ["conv_output_size", "conv_transpose_output_size", "pool_output_size", "DigitClassifier",
            "classification_loss", "accuracy"]
 
 
-def _check_sizes(**sizes):
-    for name, value in sizes.items():
-        try:
-            if isinstance(value, bool):
-                raise TypeError
-            value = operator.index(value)  # ints, NumPy and 0-d integer tensors
-        except TypeError:
-            raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}") from None
-        if name in ("padding", "output_padding") and value < 0:
-            raise ValueError(f"{name} must be >= 0, got {value}")
-        if name not in ("padding", "output_padding") and value <= 0:
-            raise ValueError(f"{name} must be positive, got {value}")
-
-
 def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
     """Eq. (1.1): out = floor((in + 2p - d(k - 1) - 1) / s) + 1."""
-    _check_sizes(size=size, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation)
+    check_sizes(size=size, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation)
     size, kernel_size, stride, padding, dilation = map(operator.index, (size, kernel_size, stride, padding, dilation))
     out = (size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
     if out <= 0:
@@ -46,7 +32,7 @@ def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int 
 
 def pool_output_size(size: int, kernel_size: int, stride: int | None = None, padding: int = 0) -> int:
     """Eq. (1.2): pooling follows the convolution formula with stride defaulting to the kernel size."""
-    _check_sizes(kernel_size=kernel_size, padding=padding)
+    check_sizes(kernel_size=kernel_size, padding=padding)
     if padding > kernel_size // 2:
         raise ValueError(f"pooling padding must be at most half the kernel size ({kernel_size // 2}), got {padding}")
     return conv_output_size(size, kernel_size, kernel_size if stride is None else stride, padding)
@@ -55,7 +41,7 @@ def pool_output_size(size: int, kernel_size: int, stride: int | None = None, pad
 def conv_transpose_output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0,
                                output_padding: int = 0, dilation: int = 1) -> int:
     """Eq. (1.3): out = (in - 1)s - 2p + d(k - 1) + output_padding + 1."""
-    _check_sizes(size=size, kernel_size=kernel_size, stride=stride, padding=padding,
+    check_sizes(size=size, kernel_size=kernel_size, stride=stride, padding=padding,
                  output_padding=output_padding, dilation=dilation)
     size, kernel_size, stride, padding, output_padding, dilation = map(
         operator.index, (size, kernel_size, stride, padding, output_padding, dilation))

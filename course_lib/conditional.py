@@ -25,8 +25,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from ._validate import check_choice, check_labels, check_non_negative_int, check_positive_int, check_tensor
 from .gan import generate, to_unit_range
-from .validate import check_choice, check_non_negative_int, check_positive_int, check_tensor
 
 __all__ = ["GENERATOR_CONDITIONING", "DISCRIMINATOR_CONDITIONING", "generator_input",
            "discriminator_input", "ConditionalGenerator", "ConditionalDiscriminator",
@@ -37,29 +37,17 @@ DISCRIMINATOR_CONDITIONING = ("concat", "projection", "none")
 NUM_CLASSES = 10
 
 
-def _check_labels(labels: torch.Tensor, num_classes: int, batch: int | None = None) -> torch.Tensor:
-    check_tensor(labels, "labels", ndim=1)
-    if labels.is_floating_point():
-        raise TypeError(f"labels must be an integer tensor (class indices), got dtype {labels.dtype}")
-    if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(f"labels must be class indices in [0, {num_classes - 1}], "
-                         f"got min {labels.min().item()}, max {labels.max().item()}")
-    if batch is not None and len(labels) != batch:
-        raise ValueError(f"need one label per image: got {len(labels)} labels for a batch of {batch}")
-    return labels
-
-
 def generator_input(z: torch.Tensor, labels: torch.Tensor, num_classes: int = NUM_CLASSES) -> torch.Tensor:
     """Eq. (6.3): the generator's input [z, onehot(y)], shape (N, latent_dim + num_classes)."""
     check_tensor(z, "z", ndim=2, floating=True)
-    _check_labels(labels, num_classes, len(z))
+    check_labels(labels, num_classes, len(z))
     return _append_one_hot(z, labels, num_classes)
 
 
 def discriminator_input(images: torch.Tensor, labels: torch.Tensor, num_classes: int = NUM_CLASSES) -> torch.Tensor:
     """Eq. (6.5): images (N, C, H, W) with the one-hot label appended as num_classes constant planes."""
     check_tensor(images, "images", ndim=4, floating=True)
-    _check_labels(labels, num_classes, len(images))
+    check_labels(labels, num_classes, len(images))
     return _append_label_planes(images, labels, num_classes)
 
 
@@ -171,8 +159,8 @@ def generate_digit(generator: ConditionalGenerator, digit: int, seed: int) -> to
 
 def per_class_accuracy(predicted: torch.Tensor, requested: torch.Tensor, num_classes: int = NUM_CLASSES) -> torch.Tensor:
     """For each class k: the fraction of images requested as k that the classifier calls k."""
-    _check_labels(requested, num_classes)
-    _check_labels(predicted, num_classes, len(requested))
+    check_labels(requested, num_classes)
+    check_labels(predicted, num_classes, len(requested))
     counts = torch.bincount(requested, minlength=num_classes).float()
     hits = torch.bincount(requested[predicted == requested], minlength=num_classes).float()
     if (counts == 0).any():

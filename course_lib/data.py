@@ -17,7 +17,7 @@ from torch.utils.data import Dataset, TensorDataset
 
 from ._mnist import MNIST_SOURCES, mnist_arrays, mnist_source  # where the digits come from: plumbing
 from ._photos import read, to_tensor  # scikit-image's files as tensors: plumbing
-from .validate import check_choice, check_non_negative_int, check_positive_int, check_tensor
+from ._validate import check_choice, check_non_negative_int, check_positive_int, check_tensor
 
 __all__ = [
     "MNIST_SOURCES", "MNIST_SPLITS", "load_mnist", "mnist_source", "random_shift",

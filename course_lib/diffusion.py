@@ -23,7 +23,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .validate import check_positive_int, check_tensor
+from ._validate import check_positive_int, check_tensor
 
 __all__ = ["NUM_CLASSES", "NO_LABEL", "Schedule", "cosine_schedule", "linear_schedule", "q_sample",
            "eps_loss", "diffusion_loss", "predict_eps_x0", "ddpm_step", "ddim_step", "guided_output",

@@ -18,9 +18,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._score_tables import format_table, score_table  # the PSNR / SSIM tables the notebook prints: plumbing
+from ._validate import check_choice, check_images, check_positive_int, check_tensor
 from .data import LUMA_WEIGHTS
 from .metrics import psnr
-from .validate import check_choice, check_images, check_positive_int, check_tensor
 
 __all__ = ["add_noise", "downscale", "bicubic_upscale", "center_crop", "rgb_to_ycbcr", "ycbcr_to_rgb",
            "ResidualDenoiser", "residual_denoiser_loss", "SubPixelSR", "Colouriser",

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .validate import check_choice, check_positive_int, check_tensor
+from ._validate import check_choice, check_positive_int, check_tensor
 
 __all__ = [
     "LOSS_KINDS", "MLPGenerator", "MLPDiscriminator", "DCGANGenerator", "DCGANDiscriminator", "init_dcgan_weights",

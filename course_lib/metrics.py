@@ -13,10 +13,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ._score_tables import evaluation_table  # the table of evaluate_samples' reports: plumbing
+from ._validate import check_images, check_positive_int, check_prediction_target, check_same_device
 from .checkpoints import save_checkpoint
 from .cnn import DigitClassifier
 from .config import checkpoint_path
-from .validate import check_images, check_positive_int, check_same_device
 
 __all__ = ["save_evaluation_network", "evaluation_network", "digit_predictions", "class_histogram", "digit_features",
            "frechet_distance", "classifier_fid", "classifier_kid", "real_floor", "SecondDigitClassifier", "second_network",
@@ -275,40 +276,12 @@ def evaluate_samples(samples: torch.Tensor | dict, n: int | None = None, *, real
     return reports if isinstance(samples, dict) else reports["samples"]
 
 
-def evaluation_table(reports: dict) -> str:
-    """``evaluate_samples`` results as a table: the real-vs-real floor first, then one row per model.
-
-    ``reports``: one result, or {model name: result}, all at the same n (a floor holds at its n only).
-    """
-    reports = {"samples": reports} if "n" in reports else reports
-    if len({report["n"] for report in reports.values()}) != 1:
-        raise ValueError(f"the reports were measured at different n {[r['n'] for r in reports.values()]}: "
-                         "FID and its floor compare only at the same n")
-    first = next(iter(reports.values()))
-    extractors = [key for key, value in first.items() if isinstance(value, dict)]
-    width = max(22, *(len(name) + 2 for name in reports))  # the name column fits the longest model name
-    header = "".join(f"{'FID':>10}{'KID':>10}{' ± std':<10}{'prec':>6}{'recall':>7}" for _ in extractors)
-    lines = [f"{'n = %d per side' % first['n']:<{width}}" + "".join(f"{name:>43}" for name in extractors),
-             f"{'':<{width}}{header}{'confident':>11}{'classes':>8}{'memorization':>13}"]
-
-    def scores(report, suffix=""):  # FID, KID (± its spread over subsets, for the samples), precision, recall
-        spread = lambda e: f" ±{report[e]['kid_std']:<8.2g}" if not suffix else " " * 10
-        return "".join(f"{report[e]['fid' + suffix]:>10.2f}{report[e]['kid' + suffix]:>10.3g}{spread(e)}"
-                       f"{report[e]['precision' + suffix]:>6.2f}{report[e]['recall' + suffix]:>7.2f}" for e in extractors)
-
-    lines.append(f"{'real vs real (floor)':<{width}}{scores(first, '_floor')}")
-    for name, report in reports.items():
-        lines.append(f"{name:<{width}}{scores(report)}{report['confident']:>11.1%}{report['classes_covered']:>8}"
-                     f"{report['memorization']:>13.2f}")
-    return "\n".join(lines)
-
-
 # --------------------------------------------------------------------------- PSNR / SSIM
 def psnr(prediction: torch.Tensor, target: torch.Tensor) -> float:
     """Peak signal-to-noise ratio in dB for images in [0, 1]: 10 log10(1 / MSE)."""
     from torchmetrics.functional.image import peak_signal_noise_ratio
 
-    _check_pair(prediction, target)
+    check_prediction_target(prediction, target)
     return float(peak_signal_noise_ratio(prediction.clamp(0, 1), target, data_range=1.0))
 
 
@@ -316,7 +289,7 @@ def ssim(prediction: torch.Tensor, target: torch.Tensor) -> float:
     """Structural similarity (Gaussian window 11, sigma 1.5) for images in [0, 1]."""
     from torchmetrics.functional.image import structural_similarity_index_measure
 
-    _check_pair(prediction, target)
+    check_prediction_target(prediction, target)
     if min(prediction.shape[-2:]) < 11:
         raise ValueError(f"SSIM uses an 11x11 window: images must be at least 11x11 pixels, got shape "
                          f"{tuple(prediction.shape)}")
@@ -336,15 +309,6 @@ def colourfulness(images: torch.Tensor) -> float:
     spread = (rg.std() ** 2 + yb.std() ** 2).sqrt()
     offset = (rg.mean() ** 2 + yb.mean() ** 2).sqrt()
     return float(spread + 0.3 * offset)
-
-
-def _check_pair(prediction, target):
-    check_same_device(prediction, target, names=("prediction", "target"))
-    check_images(target, value_range=(0, 1), name="target")
-    check_images(prediction, value_range=(-0.5, 1.5), name="prediction")
-    if prediction.shape != target.shape:
-        raise ValueError(f"prediction and target must have the same shape, got {tuple(prediction.shape)} "
-                         f"and {tuple(target.shape)}")
 
 
 # --------------------------------------------------------------------------- memorization

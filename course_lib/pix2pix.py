@@ -22,8 +22,8 @@ from torch import nn
 import torch.nn.functional as F
 
 from ._facades import FACADES_URL, load_facades  # the optional download, out of the way
+from ._validate import check_images, check_positive_int
 from .gan import discriminator_loss, generator_loss
-from .validate import check_images, check_positive_int
 
 __all__ = ["UNet", "PatchDiscriminator", "receptive_field", "conv_layers", "receptive_field_gradient",
            "numerical_receptive_field",

@@ -2,6 +2,7 @@
 
 * ``make_fabric()`` picks the device (CUDA, Apple MPS, CPU) and the precision (bf16 mixed on GPUs
   that support it, fp16 with loss scaling on other GPUs, fp32 on CPU); ``devices=N`` runs DDP.
+  ``setup_model`` and ``to_device`` put models and batches there (``_devices`` holds all three).
 * ``fit()`` is the one-optimizer loop (progress bar, history, evaluation, atomic checkpoints,
   bit-exact resume). GAN notebooks write their loop out, one ``gan.adversarial_step`` per step,
   with the same pieces: ``make_fabric``, ``setup_model``, ``to_device``, ``progress``, ``History``.
@@ -21,11 +22,12 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset, default_collate
 
+from ._devices import default_precision, make_fabric, setup_model, to_device
 from ._environment import environment_report
 from ._fit_checks import check_fit_arguments, loss_and_extra
+from ._validate import check_non_negative_int
 from .checkpoints import load_checkpoint, save_checkpoint
 from .config import is_fast
-from .validate import check_choice, check_non_negative_int
 
 __all__ = ["make_fabric", "default_precision", "seed_everything", "environment_report", "progress",
            "History", "TrainingDiverged", "check_finite", "fit", "setup_model", "to_device"]
@@ -33,38 +35,6 @@ __all__ = ["make_fabric", "default_precision", "seed_everything", "environment_r
 
 class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite."""
-
-
-def default_precision(accelerator: str) -> str:
-    """bf16 mixed precision where the GPU supports it, fp16 mixed otherwise, fp32 on CPU/MPS."""
-    if accelerator == "cuda":
-        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-    return "32-true"
-
-
-def _pick_accelerator() -> str:
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
-
-def make_fabric(accelerator: str = "auto", devices: int | str = 1, precision: str | None = None):
-    """A ready (launched) Lightning ``Fabric``: device and precision chosen for this machine.
-
-    ``COURSE_ACCELERATOR`` (cpu/cuda/mps) overrides the automatic choice. ``devices=N`` runs
-    N processes with DDP (or run the script under ``fabric run``).
-    """
-    from lightning_fabric import Fabric
-
-    accelerator = check_choice(os.environ.get("COURSE_ACCELERATOR", accelerator),
-                               ("auto", "cpu", "cuda", "gpu", "mps"), "accelerator")
-    if accelerator == "auto":
-        accelerator = _pick_accelerator()
-    fabric = Fabric(accelerator=accelerator, devices=devices, precision=precision or default_precision(accelerator))
-    fabric.launch()
-    return fabric
 
 
 def seed_everything(seed: int = 0) -> None:
@@ -230,38 +200,3 @@ def _resume(checkpoint, model, optimizer, scheduler, fabric) -> tuple[int, Histo
         scheduler.step()
     print(f"[fit] resumed from {checkpoint} at step {state['step']}")
     return state["step"], History(state["history"])
-
-
-# --------------------------------------------------------------------------- the GPU path
-def setup_model(fabric, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
-                channels_last: bool | None = None):
-    """``fabric.setup``, plus activations stored as NHWC (``channels_last``, which tensor cores prefer)
-    by default for convolutional models on CUDA; mixed precision itself is Fabric's (``make_fabric``).
-
-    Returns (model, optimizer), or the model alone when no optimizer is given.
-    """
-    if channels_last is None:
-        channels_last = fabric.device.type == "cuda" and any(
-            isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) for m in model.modules())
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    return fabric.setup(model) if optimizer is None else fabric.setup(model, optimizer)
-
-
-def to_device(fabric, batch):
-    """Move a batch to the fabric's device: non-blocking from pinned memory, NHWC images on CUDA."""
-    on_cuda = fabric.device.type == "cuda"
-
-    def move(t):
-        if not isinstance(t, torch.Tensor):
-            return t
-        if on_cuda and t.device.type == "cpu" and not t.is_pinned():
-            t = t.pin_memory()
-        t = t.to(fabric.device, non_blocking=on_cuda)
-        if on_cuda and t.ndim == 4 and t.is_floating_point():
-            t = t.contiguous(memory_format=torch.channels_last)
-        return t
-
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(move(t) for t in batch)
-    return move(batch)

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .validate import check_choice, check_images, check_positive_int, check_tensor
+from ._validate import check_choice, check_images, check_positive_int, check_tensor
 
 __all__ = ["reparameterize", "gaussian_kl", "bernoulli_nll", "negative_elbo", "MLPVAE", "ConvVAE",
            "make_vae", "vae_loss", "evaluate_elbo", "importance_weighted_log_likelihood",

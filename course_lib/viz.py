@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .validate import check_images, check_non_negative_int, check_positive_int, check_tensor
+from ._validate import check_images, check_non_negative_int, check_positive_int, check_tensor
 
 __all__ = ["image_grid", "show_images", "plot_history", "before_after", "to_numpy_image"]
 

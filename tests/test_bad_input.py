@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from course_lib import checkpoints, cnn, config, data, enhance, gan, metrics, training, vae, validate, viz
+from course_lib import _validate as validate, checkpoints, cnn, config, data, enhance, gan, metrics, training, vae, viz
 from course_lib import _notebooks as exercises
 from course_lib.checks import CheckResult
 

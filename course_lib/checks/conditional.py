@@ -7,8 +7,8 @@ from torch import nn
 import torch.nn.functional as F
 
 from .. import conditional, pix2pix
+from .._validate import check_positive_int
 from .core import CheckResult, Mistake, check_function, reported, require_function, single_thread, wrong_kind
-from ..validate import check_positive_int
 
 __all__ = ["check_generator_input", "check_discriminator_input", "check_pix2pix_generator_loss",
            "check_pix2pix_discriminator_loss", "ProbeDiscriminator", "MatchingDiscriminator", "wrong_labels",

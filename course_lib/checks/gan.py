@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from .. import gan
 from .core import (CheckResult, Diagnosis, Mistake, check_function, reported, require_function, single_thread,
                    wrong_kind)
-from ..validate import check_positive_int
+from .._validate import check_positive_int
 
 __all__ = ["check_discriminator_loss", "check_generator_loss_minimax", "check_generator_loss_non_saturating",
            "check_gan_step_losses", "check_gradient_penalty", "check_jensen_shannon", "check_lsgan_discriminator_loss",

@@ -1,4 +1,5 @@
-"""Input checks shared by every public function: clear errors instead of cryptic tracebacks.
+"""Plumbing of every module: the input checks public functions run at their boundary, with clear errors
+instead of cryptic tracebacks.
 
 Each check says what was expected and what was given, e.g.
 ``ValueError: images must have values in [0, 1] (got min -0.98, max 1.00); tanh outputs in
@@ -6,9 +7,12 @@ Each check says what was expected and what was given, e.g.
 """
 from __future__ import annotations
 
+import operator
+
 import torch
 
-__all__ = ["check_tensor", "check_images", "check_positive_int", "check_non_negative_int", "check_choice", "check_same_device"]
+__all__ = ["check_tensor", "check_images", "check_positive_int", "check_non_negative_int", "check_choice",
+           "check_same_device", "check_sizes", "check_labels", "check_prediction_target"]
 
 _TOLERANCE = 1e-3
 
@@ -92,3 +96,41 @@ def check_same_device(*tensors: torch.Tensor, names: tuple[str, ...] | None = No
     if len({t.device for t in tensors}) > 1:
         described = ", ".join(f"{n} on {t.device}" for n, t in zip(names, tensors))
         raise ValueError(f"tensors must be on one device, got {described}; move them with .to(device)")
+
+
+def check_sizes(**sizes):
+    """Integer sizes of a convolution (notebook 01): padding >= 0, everything else > 0 (NumPy and 0-d tensors too)."""
+    for name, value in sizes.items():
+        try:
+            if isinstance(value, bool):
+                raise TypeError
+            value = operator.index(value)  # ints, NumPy and 0-d integer tensors
+        except TypeError:
+            raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}") from None
+        if name in ("padding", "output_padding") and value < 0:
+            raise ValueError(f"{name} must be >= 0, got {value}")
+        if name not in ("padding", "output_padding") and value <= 0:
+            raise ValueError(f"{name} must be positive, got {value}")
+
+
+def check_labels(labels: torch.Tensor, num_classes: int, batch: int | None = None) -> torch.Tensor:
+    """Integer class indices in [0, num_classes), one per image when ``batch`` is given."""
+    check_tensor(labels, "labels", ndim=1)
+    if labels.is_floating_point():
+        raise TypeError(f"labels must be an integer tensor (class indices), got dtype {labels.dtype}")
+    if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"labels must be class indices in [0, {num_classes - 1}], "
+                         f"got min {labels.min().item()}, max {labels.max().item()}")
+    if batch is not None and len(labels) != batch:
+        raise ValueError(f"need one label per image: got {len(labels)} labels for a batch of {batch}")
+    return labels
+
+
+def check_prediction_target(prediction, target):
+    """A restored image and its target: same shape and device, the target in [0, 1], the prediction near it."""
+    check_same_device(prediction, target, names=("prediction", "target"))
+    check_images(target, value_range=(0, 1), name="target")
+    check_images(prediction, value_range=(-0.5, 1.5), name="prediction")
+    if prediction.shape != target.shape:
+        raise ValueError(f"prediction and target must have the same shape, got {tuple(prediction.shape)} "
+                         f"and {tuple(target.shape)}")
