@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from types import SimpleNamespace
 
 from ._folders import CourseHomeError, checkpoint_dir, course_home, data_dir

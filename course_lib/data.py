@@ -11,7 +11,6 @@ Photos
 """
 from __future__ import annotations
 
-
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
@@ -95,19 +94,10 @@ def random_shift(images: torch.Tensor, max_shift: int = 1, generator: torch.Gene
 
 
 # --------------------------------------------------------------------------- photos
-# name -> split. Split is by photo: held-out photos are never trained on.
-PHOTOS = {
-    "astronaut": "train",
-    "chelsea": "train",
-    "immunohistochemistry": "train",
-    "motorcycle": "train",
-    "camera": "train",
-    "moon": "train",
-    "coins": "train",
-    "coffee": "heldout",
-    "rocket": "heldout",
-    "clock": "heldout",
-}
+# Split by photo: held-out photos are never trained on.
+TRAIN_PHOTOS = ("astronaut", "chelsea", "immunohistochemistry", "motorcycle", "camera", "moon", "coins")
+HELDOUT_PHOTOS = ("coffee", "rocket", "clock")
+PHOTOS = {name: "train" for name in TRAIN_PHOTOS} | {name: "heldout" for name in HELDOUT_PHOTOS}  # name -> split
 TEXTURES = ("brick", "grass", "gravel")
 PHOTO_SPLITS = ("train", "heldout", "all")
 

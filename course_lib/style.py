@@ -22,7 +22,7 @@ from torch import nn
 
 from ._uploads import decode_upload  # the widget's uploaded file -> image tensor: plumbing
 from ._validate import check_choice, check_images, check_positive_int
-from ._vgg19_weights import pretrained_vgg19, vgg19_weights_cached, weights_dir  # fetching, checking: plumbing
+from ._vgg19_weights import pretrained_vgg19, weights_dir  # fetching, checking: plumbing
 from .config import is_fast, is_offline
 from .training import History, check_finite, progress
 

@@ -16,6 +16,7 @@ from typing import Callable
 from torch import nn
 
 from ._model_config import build_within_limits, checked_config
+from ._validate import check_choice
 from .checkpoints import ArchitectureMismatch, CheckpointError, load_checkpoint, load_state_dict_checked
 from .config import checkpoint_path, is_fast
 
@@ -94,9 +95,7 @@ def notebook_path(name: str) -> Path:
 
 
 def _entry(name: str) -> Entry:
-    if name not in ENTRIES:
-        raise ValueError(f"unknown model {name!r}; valid choices: {sorted(ENTRIES)}")
-    return ENTRIES[name]
+    return ENTRIES[check_choice(name, sorted(ENTRIES), "model")]
 
 
 def _train(name: str, reason: str, timeout_s: int = 1800) -> Path:

@@ -69,7 +69,7 @@ def test_vgg19_features_use_exactly_the_weights_they_are_given_at_gatys_layers()
 def test_feature_extractor_runs_offline_in_fast_mode_and_says_which(capsys):
     extractor = style.feature_extractor("auto")
     assert "feature extractor" in capsys.readouterr().out
-    if style.vgg19_weights_cached() is None:
+    if _vgg19_weights.vgg19_weights_cached() is None:
         assert isinstance(extractor, style.RandomMultiScaleFeatures)
     assert not any(p.requires_grad for p in extractor.parameters())
     with pytest.raises(ValueError, match="valid choices"):
